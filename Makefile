@@ -1,0 +1,79 @@
+# Realtime Comments: one entry point for setting up, running and testing the project.
+# `make dev` runs the whole system locally; `make test` runs every test. Both set up what is missing.
+
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAGE ?= dev
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/out -prune -o -path frontend/.next -prune -o -type f -print 2>/dev/null)
+
+.PHONY: setup setup-python setup-node setup-browser dev synth test test-python test-frontend test-browser lint deploy diff bench clean
+
+setup: setup-python setup-node
+
+setup-python: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup-node: node_modules/.installed frontend/node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (never a browser download).
+setup-browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+frontend/out/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	touch $@
+
+## Run the whole system locally: synthesizes the dev stage and serves it (Ctrl-C stops it).
+dev: setup-python frontend/out/index.html
+	$(PYTHON) -m local_runtime --stage dev $(ARGS)
+
+## Synthesize every stage into cdk.out (offline, no credentials).
+synth: setup-python
+	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PYTHON) app.py
+
+lint: setup-python frontend/node_modules/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks
+	cd frontend && npm run lint && npm run typecheck
+
+test-python: setup-python
+	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+test-frontend: frontend/node_modules/.installed
+	cd frontend && npm test
+
+test-browser: setup-python setup-browser frontend/out/index.html
+	cd frontend && npm run test:browser
+
+## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests.
+test: setup lint test-python test-frontend test-browser
+
+## Deploy one stage: make deploy STAGE=prod (needs AWS credentials).
+deploy: setup
+	npx cdk deploy RealtimeComments-$(STAGE) --require-approval broadening
+
+diff: setup
+	npx cdk diff RealtimeComments-$(STAGE)
+
+## Benchmarks: prints one table (see README, Performance).
+bench: setup-python
+	$(PYTHON) -m benchmarks
+
+clean:
+	rm -rf cdk.out .local .build frontend/out frontend/.next
