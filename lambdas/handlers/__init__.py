@@ -1,0 +1,1 @@
+"""Lambda entry points: each module exposes `handler` (see docs/design.md for the handler strings)."""

@@ -1,0 +1,64 @@
+"""POST /api/v1/broadcast (IAM-authorized by API Gateway): other services push a message.
+
+Body {"type", "data", "postId"?}: to the post's subscribers, or to every connection without postId.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import BaseModel, ConfigDict, field_validator
+from realtime_comments.api.errors import ApiError, error_response, json_response
+from realtime_comments.api.request import parse_body
+from realtime_comments.broadcasting.publish import publish
+from realtime_comments.envelope import MAX_MESSAGE_BYTES, byte_size, encode_message
+from realtime_comments.observability import entry_point, logger
+from realtime_comments.settings import Settings
+from realtime_comments.validation import validate_post_id
+
+app = APIGatewayHttpResolver()
+
+
+class BroadcastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["comment.created", "comment.updated", "comment.deleted", "comments.list", "test"]
+    data: dict[str, Any]
+    postId: str | None = None  # noqa: N815 - the contract's field name
+
+    @field_validator("postId")
+    @classmethod
+    def _valid_post_id(cls, value: str | None) -> str | None:
+        return None if value is None else validate_post_id(value)
+
+
+@app.post("/api/v1/broadcast")
+def broadcast() -> Response:
+    request = parse_body(app.current_event, BroadcastRequest)
+    message = encode_message(request.type, request.data)
+    if byte_size(message) > MAX_MESSAGE_BYTES:
+        raise ApiError(413, "MESSAGE_TOO_LARGE", f"the message exceeds {MAX_MESSAGE_BYTES} bytes")
+    outcome = publish(message, request.postId, Settings.from_env())
+    return json_response(202, {"status": "accepted", "recipients": outcome.recipients})
+
+
+@app.exception_handler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message)
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response:
+    logger.exception("unexpected error")
+    return error_response(500, "INTERNAL_ERROR", "internal error")
+
+
+@app.not_found
+def _no_route(error: Exception) -> Response:
+    return error_response(404, "NOT_FOUND", "no such route")
+
+
+@entry_point
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,164 @@
+"""Comments REST API (HTTP API payload v2): routes in docs/design.md, behaviour in docs/contract.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from realtime_comments import aws_clients
+from realtime_comments.api.errors import ApiError, bad_request, error_response, json_response
+from realtime_comments.api.request import caller_id, header, parse_body, query_int
+from realtime_comments.comments import service
+from realtime_comments.comments.idempotency import CONFIG as IDEMPOTENCY_CONFIG
+from realtime_comments.comments.idempotency import MAX_KEY_LENGTH, create_comment_once
+from realtime_comments.comments.repository import CommentsRepository
+from realtime_comments.comments.requests import CommentContent
+from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
+from realtime_comments.settings import Settings
+from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_post_id
+
+app = APIGatewayHttpResolver()
+
+COMMENTS_PATH = "/api/v1/posts/<postId>/comments"
+COMMENT_PATH = "/api/v1/posts/<postId>/comments/<commentId>"
+
+
+def _comments() -> CommentsRepository:
+    settings = Settings.from_env()
+    return CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
+
+
+def _post_id(value: str) -> str:
+    try:
+        return validate_post_id(value)
+    except InvalidParameter as exc:
+        raise bad_request(str(exc)) from exc
+
+
+def _comment_id(value: str) -> str:
+    try:
+        return validate_comment_id(value)
+    except InvalidParameter as exc:
+        raise bad_request(str(exc)) from exc
+
+
+def _idempotency_key() -> str | None:
+    key = header(app.current_event, "Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise bad_request(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
+    return key
+
+
+@app.post(COMMENTS_PATH)
+def create(postId: str) -> Response:  # noqa: N803 - the path parameter's name in the contract
+    user_id = caller_id(app.current_event)
+    post_id = _post_id(postId)
+    content = parse_body(app.current_event, CommentContent).content
+    key = _idempotency_key()
+    if key is None:
+        comment = service.create_comment(_comments(), post_id, user_id, content).to_api()
+    else:
+        comment = create_comment_once(post_id, user_id, content, key)
+    metrics.add_metric(name="CommentsCreated", unit=MetricUnit.Count, value=1)
+    return json_response(201, comment)
+
+
+@app.get(COMMENTS_PATH)
+def list_comments(postId: str) -> Response:  # noqa: N803
+    post_id = _post_id(postId)
+    event = app.current_event
+    limit = query_int(event, "limit", minimum=1, maximum=service.MAX_PAGE_SIZE)
+    after = query_int(event, "after", minimum=0)
+    cursor = (event.query_string_parameters or {}).get("cursor") or None
+    try:
+        page = service.list_comments(
+            _comments(),
+            post_id,
+            limit=limit or min(Settings.from_env().comments_page_size, service.MAX_PAGE_SIZE),
+            after=after,
+            cursor=cursor,
+        )
+    except InvalidParameter as exc:
+        raise bad_request(str(exc)) from exc
+    return json_response(200, page.to_api())
+
+
+@app.patch(COMMENT_PATH)
+def update(postId: str, commentId: str) -> Response:  # noqa: N803
+    user_id = caller_id(app.current_event)
+    post_id = _post_id(postId)
+    comment_id = _comment_id(commentId)
+    content = parse_body(app.current_event, CommentContent).content
+    comment = service.update_comment(_comments(), post_id, comment_id, user_id, content)
+    return json_response(200, comment.to_api())
+
+
+@app.delete(COMMENT_PATH)
+def delete(postId: str, commentId: str) -> Response:  # noqa: N803
+    user_id = caller_id(app.current_event)
+    post_id = _post_id(postId)
+    service.delete_comment(_comments(), post_id, _comment_id(commentId), user_id)
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+@app.get("/api/v1/websocket/connections")
+def connection_count() -> Response:
+    settings = Settings.from_env()
+    connections = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+    return json_response(200, {"status": "ok", "count": connections.count_connections()})
+
+
+@app.exception_handler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message)
+
+
+@app.exception_handler(service.CommentNotFound)
+def _not_found(error: service.CommentNotFound) -> Response:
+    return error_response(404, "NOT_FOUND", "comment not found")
+
+
+@app.exception_handler(service.NotCommentAuthor)
+def _forbidden(error: service.NotCommentAuthor) -> Response:
+    return error_response(403, "FORBIDDEN", "only the author may change or delete this comment")
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _key_reused(error: IdempotencyValidationError) -> Response:
+    return error_response(
+        422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with a different content"
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
+    return error_response(
+        409, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is in progress"
+    )
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response:
+    # The stack goes to the log only; the client gets the contract's error shape.
+    logger.exception("unexpected error")
+    return error_response(500, "INTERNAL_ERROR", "internal error")
+
+
+@app.not_found
+def _no_route(error: Exception) -> Response:
+    return error_response(404, "NOT_FOUND", "no such route")
+
+
+@entry_point
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        IDEMPOTENCY_CONFIG.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,49 @@
+"""Fan-out queue worker: each SQS message {"message", "connectionIds"} is delivered concurrently."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from realtime_comments.broadcasting.publish import raise_on_transient_failures, record_metrics
+from realtime_comments.delivery import FanoutResult, deliver
+from realtime_comments.observability import entry_point, logger
+from realtime_comments.settings import Settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class MalformedFanoutMessage(ValueError):
+    pass
+
+
+def parse_fanout_body(body: str) -> tuple[str, list[str]]:
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise MalformedFanoutMessage("fan-out message is not JSON") from exc
+    if not isinstance(parsed, dict):
+        raise MalformedFanoutMessage("fan-out message is not an object")
+    message, ids = parsed.get("message"), parsed.get("connectionIds")
+    if not isinstance(message, str) or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise MalformedFanoutMessage("fan-out message needs a string `message` and a list `connectionIds`")
+    return message, ids
+
+
+def record_handler(record: SQSRecord) -> None:
+    message, connection_ids = parse_fanout_body(record.body)
+    outcome = FanoutResult(recipients=len(connection_ids))
+    outcome.delivery = deliver(message, connection_ids, settings=Settings.from_env())
+    record_metrics(outcome)
+    logger.info("fan-out batch", extra={"recipients": outcome.recipients, "sent": outcome.delivery.sent})
+    raise_on_transient_failures(outcome)
+
+
+@entry_point
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

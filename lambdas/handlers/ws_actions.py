@@ -1,0 +1,41 @@
+"""subscribe / unsubscribe / ping: replies go to the caller with post_to_connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from realtime_comments import aws_clients
+from realtime_comments.comments.repository import CommentsRepository
+from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.delivery import send_to_connection
+from realtime_comments.observability import entry_point, logger
+from realtime_comments.settings import Settings
+from realtime_comments.websocket.actions import ActionContext, error_message, run_action
+from realtime_comments.websocket.event import authorizer_user_id, connection_id, frame_json, route_key
+
+
+@entry_point
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    settings = Settings.from_env()
+    caller = connection_id(event)
+    body = frame_json(event)
+    # The route key is the action API Gateway selected; a body without one (it cannot happen
+    # behind route selection, but the handler must not care) falls back to it.
+    action = body.get("action") if body and isinstance(body.get("action"), str) else route_key(event)
+    dynamodb = aws_clients.dynamodb(settings)
+    action_context = ActionContext(
+        connection_id=caller,
+        user_id=authorizer_user_id(event),
+        connections=ConnectionsRepository(settings.connections_table_name, dynamodb),
+        comments=CommentsRepository(settings.comments_table_name, dynamodb),
+        page_size=settings.comments_page_size,
+        connection_ttl_seconds=settings.connection_ttl_seconds,
+    )
+    try:
+        replies = run_action(action_context, action, body)
+    except Exception:
+        logger.exception("action failed", extra={"action": action})
+        replies = [error_message(action, "internal error, please retry")]
+    for reply in replies:
+        send_to_connection(caller, reply, settings=settings)
+    return {"statusCode": 200}

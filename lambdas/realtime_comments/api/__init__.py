@@ -1,0 +1,1 @@
+"""HTTP API plumbing shared by the comments API and the broadcast endpoint."""

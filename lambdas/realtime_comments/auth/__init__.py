@@ -1,0 +1,1 @@
+"""Authentication for WebSocket connections: JWT verification, Origin check, IAM policy."""

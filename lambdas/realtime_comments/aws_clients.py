@@ -1,0 +1,95 @@
+"""boto3 clients, created lazily once per container and shared by every invocation.
+
+Endpoints come from botocore's own `AWS_ENDPOINT_URL_<SERVICE>` support, so the code never
+special-cases the local runtime; only the @connections endpoint is explicit (it is per API).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from realtime_comments.settings import Settings
+
+# DynamoDB and SQS calls are idempotent-safe here, so botocore's standard retry mode handles their
+# throttling. The @connections client does not retry by itself: the delivery module owns that
+# loop (bounded, with jitter, and counted), and retrying twice over would multiply the delay.
+_DEFAULT_POOL = 10
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@functools.cache
+def _client(service: str, region: str, endpoint_url: str | None, pool_size: int, max_attempts: int) -> Any:
+    config = Config(
+        region_name=region,
+        max_pool_connections=pool_size,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=5,
+        read_timeout=10,
+        tcp_keepalive=True,
+    )
+    kwargs: dict[str, Any] = {"config": config}
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    return _session().client(service, **kwargs)
+
+
+def _pool_size(settings: Settings) -> int:
+    # Every sending thread may also clean up a gone connection in DynamoDB concurrently.
+    return max(_DEFAULT_POOL, settings.send_concurrency + 4)
+
+
+def dynamodb(settings: Settings | None = None) -> Any:
+    settings = settings or Settings.from_env()
+    return _client("dynamodb", settings.region, None, _pool_size(settings), 3)
+
+
+def sqs(settings: Settings | None = None) -> Any:
+    settings = settings or Settings.from_env()
+    return _client("sqs", settings.region, None, _DEFAULT_POOL, 3)
+
+
+def management_api(settings: Settings | None = None, endpoint_url: str | None = None) -> Any:
+    """The boto3 `apigatewaymanagementapi` client for WEBSOCKET_CALLBACK_URL (`{url}/@connections/{id}`)."""
+    settings = settings or Settings.from_env()
+    url = endpoint_url or settings.websocket_callback_url
+    if not url:
+        raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set")
+    return _client("apigatewaymanagementapi", settings.region, url, _pool_size(settings), 1)
+
+
+def frozen_credentials() -> Any:
+    """The container's current credentials (refreshed by botocore when they rotate)."""
+    credentials = _session().get_credentials()
+    if credentials is None:
+        raise RuntimeError("no AWS credentials found")
+    return credentials.get_frozen_credentials()
+
+
+@functools.cache
+def _connections_transport(endpoint_url: str, region: str) -> Any:
+    from realtime_comments.delivery.transport import SignedHttpTransport
+
+    return SignedHttpTransport(endpoint_url, region, frozen_credentials)
+
+
+def connections_transport(settings: Settings | None = None, endpoint_url: str | None = None) -> Any:
+    """The shared signed-HTTP transport to WEBSOCKET_CALLBACK_URL used by the delivery module."""
+    settings = settings or Settings.from_env()
+    url = endpoint_url or settings.websocket_callback_url
+    if not url:
+        raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set")
+    return _connections_transport(url.rstrip("/"), settings.region)
+
+
+def clear_cache() -> None:
+    """Drop every cached client (tests that change credentials or endpoints call this)."""
+    _client.cache_clear()
+    _session.cache_clear()
+    _connections_transport.cache_clear()

@@ -1,0 +1,1 @@
+"""Turning comment changes into messages, and choosing their recipients."""

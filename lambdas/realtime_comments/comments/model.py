@@ -1,0 +1,50 @@
+"""The comment as the contract shows it: {id, postId, content, userId, createdAt, seq, updatedAt?}."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_CONTENT_LENGTH = 4000
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    post_id: str
+    seq: int
+    content: str
+    user_id: str
+    created_at: str
+    updated_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Comment:
+        """From a plain (already deserialized) table item."""
+        return cls(
+            id=str(item["id"]),
+            post_id=str(item["postId"]),
+            seq=int(item["seq"]),
+            content=str(item.get("content", "")),
+            user_id=str(item.get("userId", "")),
+            created_at=str(item.get("createdAt", "")),
+            updated_at=str(item["updatedAt"]) if item.get("updatedAt") else None,
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        item = self.to_api()
+        item["seq"] = self.seq
+        return item
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "postId": self.post_id,
+            "content": self.content,
+            "userId": self.user_id,
+            "createdAt": self.created_at,
+            "seq": self.seq,
+        }
+        if self.updated_at:
+            body["updatedAt"] = self.updated_at
+        return body

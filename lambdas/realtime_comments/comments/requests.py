@@ -1,0 +1,24 @@
+"""Request bodies of the comments API (Pydantic, unknown fields refused)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from realtime_comments.comments.model import MAX_CONTENT_LENGTH
+
+
+class CommentContent(BaseModel):
+    """Body of POST and PATCH: {"content": "..."}; the text is stored stripped."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    content: str
+
+    @field_validator("content")
+    @classmethod
+    def _stripped_and_bounded(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty or whitespace")
+        if len(value) > MAX_CONTENT_LENGTH:
+            raise ValueError(f"must be at most {MAX_CONTENT_LENGTH} characters")
+        return value

@@ -1,0 +1,94 @@
+"""Comment use cases shared by the REST API and the WebSocket actions (no HTTP or Lambda types here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from realtime_comments.comments.cursor import decode_cursor, encode_cursor
+from realtime_comments.comments.model import Comment
+from realtime_comments.comments.repository import CommentConflict, CommentsRepository
+from realtime_comments.envelope import utc_timestamp
+
+MAX_PAGE_SIZE = 100
+
+
+class CommentNotFound(LookupError):
+    pass
+
+
+class NotCommentAuthor(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    post_id: str
+    comments: list[Comment]
+    next_cursor: str | None
+
+    def to_api(self) -> dict:
+        return {
+            "postId": self.post_id,
+            "comments": [comment.to_api() for comment in self.comments],
+            "count": len(self.comments),
+            "nextCursor": self.next_cursor,
+        }
+
+
+def create_comment(repository: CommentsRepository, post_id: str, user_id: str, content: str) -> Comment:
+    """Reserve the next seq atomically, then write the comment under it."""
+    seq = repository.next_seq(post_id)
+    comment = Comment(
+        id=str(uuid.uuid4()),
+        post_id=post_id,
+        seq=seq,
+        content=content,
+        user_id=user_id,
+        created_at=utc_timestamp(),
+    )
+    repository.insert(comment)
+    return comment
+
+
+def list_comments(
+    repository: CommentsRepository,
+    post_id: str,
+    *,
+    limit: int,
+    after: int | None = None,
+    cursor: str | None = None,
+) -> CommentPage:
+    """Oldest first from `after` (or the cursor); `next_cursor` is None on the last page."""
+    start = decode_cursor(post_id, cursor) if cursor else (after or 0)
+    comments, has_more = repository.page_after(post_id, start, limit)
+    next_cursor = encode_cursor(post_id, comments[-1].seq) if has_more and comments else None
+    return CommentPage(post_id=post_id, comments=comments, next_cursor=next_cursor)
+
+
+def _owned_comment(repository: CommentsRepository, post_id: str, comment_id: str, user_id: str) -> Comment:
+    comment = repository.find_by_id(post_id, comment_id)
+    if comment is None:
+        raise CommentNotFound(f"comment {comment_id} not found")
+    if comment.user_id != user_id:
+        raise NotCommentAuthor("only the author may change this comment")
+    return comment
+
+
+def update_comment(
+    repository: CommentsRepository, post_id: str, comment_id: str, user_id: str, content: str
+) -> Comment:
+    comment = _owned_comment(repository, post_id, comment_id, user_id)
+    try:
+        return repository.update_content(comment, content, utc_timestamp())
+    except CommentConflict as exc:
+        # Deleted between the read and the write: to the caller it is simply gone.
+        raise CommentNotFound(f"comment {comment_id} not found") from exc
+
+
+def delete_comment(repository: CommentsRepository, post_id: str, comment_id: str, user_id: str) -> None:
+    comment = _owned_comment(repository, post_id, comment_id, user_id)
+    try:
+        repository.delete(comment)
+    except CommentConflict as exc:
+        raise CommentNotFound(f"comment {comment_id} not found") from exc

@@ -1,0 +1,5 @@
+"""Connections and per-post subscriptions (the connections table)."""
+
+from realtime_comments.connections.repository import ConnectionsRepository
+
+__all__ = ["ConnectionsRepository"]

@@ -1,0 +1,160 @@
+"""Concurrent delivery of one message to many connections through one shared transport.
+
+A fixed number of worker threads (SEND_CONCURRENCY) pull ids from a shared iterator, which is
+cheaper than one future per recipient at 10,000+ recipients. The transport is thread-safe and
+its connection pool grows to the number of threads, so no thread waits for a socket.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from realtime_comments import aws_clients
+from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.delivery.result import DeliveryResult
+from realtime_comments.delivery.retry import Outcome, RetryPolicy, classify
+from realtime_comments.delivery.transport import Boto3Transport, Transport
+from realtime_comments.settings import Settings
+
+logger = Logger(child=True)
+
+GoneHandler = Callable[[str], Any]
+
+
+def _default_gone_handler(settings: Settings) -> GoneHandler:
+    repository = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+    return repository.delete_connection
+
+
+def _send_with_retries(
+    transport: Transport,
+    connection_id: str,
+    data: bytes,
+    policy: RetryPolicy,
+    on_gone: GoneHandler | None,
+    result: DeliveryResult,
+    sleep: Callable[[float], None],
+) -> None:
+    outcome = Outcome.FAILED
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            transport.post(connection_id, data)
+            result.sent += 1
+            return
+        except Exception as error:  # noqa: BLE001 - every error is classified, none may stop the others
+            outcome = classify(error)
+            if outcome is Outcome.GONE:
+                result.gone += 1
+                _forget(connection_id, on_gone)
+                return
+            if outcome is Outcome.FAILED:
+                logger.warning("send failed", extra={"connection_id": connection_id, "error": str(error)})
+                result.failed += 1
+                return
+            if attempt < policy.max_attempts:
+                result.throttle_retries += outcome is Outcome.THROTTLED
+                sleep(policy.delay(attempt))
+    logger.warning(
+        "send still failing after retries", extra={"connection_id": connection_id, "outcome": outcome.value}
+    )
+    result.failed += 1
+    result.transient_failed_ids.append(connection_id)
+
+
+def _forget(connection_id: str, on_gone: GoneHandler | None) -> None:
+    if on_gone is None:
+        return
+    try:
+        on_gone(connection_id)
+    except Exception:  # noqa: BLE001 - the TTL removes it later; delivery to the others goes on
+        logger.exception("could not remove gone connection", extra={"connection_id": connection_id})
+
+
+def deliver(
+    message: str | bytes,
+    connection_ids: Iterable[str],
+    *,
+    settings: Settings | None = None,
+    transport: Transport | None = None,
+    client: Any = None,
+    on_gone: GoneHandler | None = None,
+    concurrency: int | None = None,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryResult:
+    """Send `message` to every id concurrently and return the counts.
+
+    The transport defaults to the container's signed-HTTP transport to WEBSOCKET_CALLBACK_URL;
+    pass `client` (a boto3 `apigatewaymanagementapi` client) to send through boto3 instead.
+
+    - 410 Gone: the connection and its subscriptions are deleted (`on_gone`, default: the
+      connections table of `settings`); counted in `gone`.
+    - 429 / throttling / 5xx / network errors: retried with exponential backoff and jitter up to
+      `retry.max_attempts`; those still failing are in `transient_failed_ids` (and `failed`).
+    - other errors (403, 413, ...): counted in `failed`, not retried.
+    """
+    settings = settings or Settings.from_env()
+    data = message.encode("utf-8") if isinstance(message, str) else message
+    ids = list(connection_ids)
+    if not ids:
+        return DeliveryResult()
+    if transport is None:
+        transport = (
+            Boto3Transport(client) if client is not None else aws_clients.connections_transport(settings)
+        )
+    if on_gone is None:
+        on_gone = _default_gone_handler(settings)
+    policy = retry or RetryPolicy()
+    workers = max(1, min(concurrency or settings.send_concurrency, len(ids)))
+
+    if workers == 1:
+        result = DeliveryResult()
+        for connection_id in ids:
+            _send_with_retries(transport, connection_id, data, policy, on_gone, result, sleep)
+        return result
+
+    shared: Iterator[str] = iter(ids)
+    lock = threading.Lock()
+
+    def worker() -> DeliveryResult:
+        mine = DeliveryResult()  # per-thread counters: no lock on the hot path
+        while True:
+            with lock:
+                connection_id = next(shared, None)
+            if connection_id is None:
+                return mine
+            _send_with_retries(transport, connection_id, data, policy, on_gone, mine, sleep)
+
+    total = DeliveryResult()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
+        for partial in [pool.submit(worker) for _ in range(workers)]:
+            total.merge(partial.result())
+    return total
+
+
+def send_to_connection(
+    connection_id: str,
+    message: str | bytes,
+    *,
+    settings: Settings | None = None,
+    transport: Transport | None = None,
+    client: Any = None,
+    on_gone: GoneHandler | None = None,
+    retry: RetryPolicy | None = None,
+) -> DeliveryResult:
+    """One message to one connection (replies to the caller), with the same error handling."""
+    return deliver(
+        message,
+        [connection_id],
+        settings=settings,
+        transport=transport,
+        client=client,
+        on_gone=on_gone,
+        concurrency=1,
+        retry=retry,
+    )

@@ -1,0 +1,1 @@
+"""WebSocket route logic: connect, disconnect, the named actions and the $default echo."""

@@ -1,0 +1,422 @@
+"""Shared fixtures: a moto server on loopback, the tables of docs/design.md, a fake @connections
+endpoint and a local JWT issuer. Nothing here talks to anything but 127.0.0.1.
+
+- `moto_server` (session): ThreadedMotoServer URL; serves DynamoDB (with streams) and SQS.
+- `aws_env` (session): fake credentials, region us-east-1, AWS_ENDPOINT_URL_DYNAMODB/SQS -> moto.
+- `tables` (function): fresh connections / comments / idempotency tables (unique names).
+- `connections_sink` (function): the @connections API (POST/GET/DELETE /@connections/{id}), which
+  records what it receives and can answer 410 / 429 / 5xx for chosen ids.
+- `jwt_issuer` (session): RSA key pair, JWKS served over HTTP, `mint(...)` to issue tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return thread
+
+
+# --- AWS (moto server) --------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_env(moto_server: str) -> Iterator[str]:
+    """Fake credentials and botocore's per-service endpoint variables pointing at moto."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in FAKE_CREDENTIALS.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_server)
+        patch.setenv("AWS_ENDPOINT_URL_SQS", moto_server)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield moto_server
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client(aws_env: str) -> Any:
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=aws_env)
+
+
+@pytest.fixture(scope="session")
+def sqs_client(aws_env: str) -> Any:
+    return boto3.client("sqs", region_name=REGION, endpoint_url=aws_env)
+
+
+def create_connections_table(client: Any, name: str) -> None:
+    """docs/design.md: connectionId + sk, TTL expiresAt, sparse GSI byPost (postId, connectionId)."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "postId", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "connectionId", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byPost",
+                "KeySchema": [
+                    {"AttributeName": "postId", "KeyType": "HASH"},
+                    {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+    )
+
+
+def create_comments_table(client: Any, name: str) -> None:
+    """docs/design.md: postId + seq (N), stream NEW_AND_OLD_IMAGES, LSI byCommentId (postId, id)."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "postId", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+            {"AttributeName": "id", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "postId", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "byCommentId",
+                "KeySchema": [
+                    {"AttributeName": "postId", "KeyType": "HASH"},
+                    {"AttributeName": "id", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
+def create_idempotency_table(client: Any, name: str) -> None:
+    """Powertools defaults: partition key `id`, TTL `expiration`."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+
+
+@dataclass(frozen=True)
+class Tables:
+    connections: str
+    comments: str
+    idempotency: str
+    client: Any
+
+    def scan(self, table: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        while True:
+            page = self.client.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if not page.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every item of every table, to assert that a rejected request wrote nothing."""
+        key = json.dumps
+        return {
+            name: sorted(self.scan(name), key=lambda item: key(item, sort_keys=True))
+            for name in (self.connections, self.comments, self.idempotency)
+        }
+
+
+@pytest.fixture
+def tables(dynamodb_client: Any) -> Tables:
+    suffix = uuid.uuid4().hex[:10]
+    names = Tables(
+        connections=f"connections-{suffix}",
+        comments=f"comments-{suffix}",
+        idempotency=f"idempotency-{suffix}",
+        client=dynamodb_client,
+    )
+    create_connections_table(dynamodb_client, names.connections)
+    create_comments_table(dynamodb_client, names.comments)
+    create_idempotency_table(dynamodb_client, names.idempotency)
+    return names
+
+
+# --- the @connections API -----------------------------------------------------------------------
+@dataclass
+class ConnectionsSink:
+    """State of the fake @connections endpoint; tests steer it and read what it received."""
+
+    url: str = ""
+    posts: list[tuple[str, bytes]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+    throttle_counts: dict[str, int] = field(default_factory=dict)
+    error_status: dict[str, int] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    latency: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.posts.clear()
+            self.requests.clear()
+            self.gone.clear()
+            self.throttle_counts.clear()
+            self.error_status.clear()
+            self.deleted.clear()
+            self.latency = 0.0
+
+    def throttle(self, connection_id: str, times: int) -> None:
+        """Answer 429 TooManyRequestsException to the next `times` posts to this id."""
+        self.throttle_counts[connection_id] = times
+
+    def messages_for(self, connection_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [json.loads(body) for target, body in self.posts if target == connection_id]
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [target for target, _ in self.posts]
+
+
+def _sink_handler(sink: ConnectionsSink) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            return
+
+        def _connection_id(self) -> str | None:
+            path = self.path.split("?", 1)[0]
+            marker = "/@connections/"
+            if marker not in path:
+                return None
+            return unquote(path.split(marker, 1)[1])
+
+        def _reply(self, status: int, body: dict[str, Any] | None = None, error_type: str = "") -> None:
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if error_type:
+                self.send_header("x-amzn-ErrorType", error_type)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            connection_id = self._connection_id()
+            if sink.latency:
+                time.sleep(sink.latency)
+            if connection_id is None:
+                self._reply(404, {"message": "Not Found"})
+                return
+            with sink.lock:
+                sink.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers.items()),
+                        "body": body,
+                        "id": connection_id,
+                    }
+                )
+                if connection_id in sink.gone:
+                    status, error = 410, "GoneException"
+                elif sink.throttle_counts.get(connection_id, 0) > 0:
+                    sink.throttle_counts[connection_id] -= 1
+                    status, error = 429, "TooManyRequestsException"
+                elif connection_id in sink.error_status:
+                    status, error = sink.error_status[connection_id], "InternalServerErrorException"
+                else:
+                    status, error = 200, ""
+                    sink.posts.append((connection_id, body))
+            if status == 200:
+                self._reply(200)
+            else:
+                self._reply(status, {"message": error}, error_type=error)
+
+        def do_GET(self) -> None:  # noqa: N802
+            connection_id = self._connection_id()
+            if connection_id is None or connection_id in sink.gone:
+                self._reply(410, {"message": "GoneException"}, error_type="GoneException")
+                return
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self._reply(200, {"connectedAt": now, "lastActiveAt": now, "identity": {"sourceIp": "127.0.0.1"}})
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            connection_id = self._connection_id()
+            if connection_id is None or connection_id in sink.gone:
+                self._reply(410, {"message": "GoneException"}, error_type="GoneException")
+                return
+            with sink.lock:
+                sink.deleted.append(connection_id)
+                sink.gone.add(connection_id)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def _sink_server() -> Iterator[ConnectionsSink]:
+    sink = ConnectionsSink()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _sink_handler(sink))
+    server.daemon_threads = True
+    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
+    serve_in_thread(server)
+    try:
+        yield sink
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def connections_sink(_sink_server: ConnectionsSink) -> Iterator[ConnectionsSink]:
+    _sink_server.reset()
+    yield _sink_server
+    _sink_server.reset()
+
+
+# --- a local JWT issuer -------------------------------------------------------------------------
+@dataclass
+class JwtIssuer:
+    issuer: str
+    audience: str
+    jwks_url: str
+    private_key: Any
+    foreign_key: Any  # a key the JWKS does not publish: tokens signed with it are forged
+    kid: str = "test-key-1"
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims = {
+            "sub": "alice",
+            "cognito:username": "alice",
+            "token_use": "id",
+            "aud": self.audience,
+            "iss": self.issuer,
+            "iat": now,
+            "exp": now + 3600,
+        }
+        claims.update(overrides)
+        return {key: value for key, value in claims.items() if value is not None}
+
+    def mint(self, *, key: Any = None, kid: str | None = None, **overrides: Any) -> str:
+        """A signed token; pass a claim as None to leave it out."""
+        return jwt.encode(
+            self.claims(**overrides),
+            key or self.private_key,
+            algorithm="RS256",
+            headers={"kid": kid or self.kid},
+        )
+
+
+@pytest.fixture(scope="session")
+def jwt_issuer() -> Iterator[JwtIssuer]:
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    foreign_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
+    public_jwk.update({"kid": "test-key-1", "use": "sig", "alg": "RS256"})
+    jwks = json.dumps({"keys": [public_jwk]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path != "/.well-known/jwks.json":
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(jwks)))
+            self.end_headers()
+            self.wfile.write(jwks)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    issuer = f"http://127.0.0.1:{server.server_address[1]}"
+    serve_in_thread(server)
+    try:
+        yield JwtIssuer(
+            issuer=issuer,
+            audience="test-client-id",
+            jwks_url=f"{issuer}/.well-known/jwks.json",
+            private_key=private_key,
+            foreign_key=foreign_key,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def clean_env() -> Iterator[None]:
+    """Restore os.environ after a test that edits it directly."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

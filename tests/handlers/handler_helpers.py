@@ -1,0 +1,45 @@
+"""Small helpers shared by the handler tests (seeding tables, reading replies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from realtime_comments import aws_clients
+from realtime_comments.comments.repository import CommentsRepository
+from realtime_comments.comments.service import create_comment
+from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.settings import Settings
+
+# The origin the handler tests configure as allowed (see conftest.handler_env).
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+def comments_repository() -> CommentsRepository:
+    settings = Settings.from_env()
+    return CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
+
+
+def connections_repository() -> ConnectionsRepository:
+    settings = Settings.from_env()
+    return ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+
+
+def seed_comments(
+    post_id: str, count: int, *, user_id: str = "alice", content: str | None = None
+) -> list[Any]:
+    repository = comments_repository()
+    return [
+        create_comment(repository, post_id, user_id, content or f"comment number {index + 1}")
+        for index in range(count)
+    ]
+
+
+def seed_subscribers(post_id: str, connection_ids: list[str], *, expires_at: int = 4_000_000_000) -> None:
+    repository = connections_repository()
+    for connection_id in connection_ids:
+        repository.put_connection(connection_id, "user-" + connection_id, expires_at)
+        repository.put_subscription(connection_id, post_id, "user-" + connection_id, expires_at)
+
+
+def types_of(messages: list[dict[str, Any]]) -> list[str]:
+    return [message["type"] for message in messages]
