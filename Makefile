@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAGE ?= dev
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/out -prune -o -path frontend/.next -prune -o -type f -print 2>/dev/null)
@@ -45,7 +45,7 @@ dev: setup-python frontend/out/index.html
 
 ## Synthesize every stage into cdk.out (offline, no credentials).
 synth: setup-python
-	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PYTHON) app.py
+	CDK_OUTDIR=cdk.out $(PYTHON) app.py
 
 lint: setup-python frontend/node_modules/.installed
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,211 @@
+"""One deployable stage of Realtime Comments: composes the reusable constructs from a
+``StageConfig``. All stage logic lives here (and in ``stage_config``), never in the constructs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags
+from constructs import Construct
+
+from .nag_suppressions import apply_nag_suppressions
+from .realtime_constructs import (
+    Broadcaster,
+    BroadcasterOptions,
+    CommentsApi,
+    CommentsApiOptions,
+    CommentsStore,
+    ConnectionsStore,
+    FunctionDefaults,
+    Identity,
+    Monitoring,
+    MonitoringThresholds,
+    TableOptions,
+    UserPoolOptions,
+    WebSocketApi,
+    WebSocketApiOptions,
+)
+from .stage_config import StageConfig
+
+# Stable logical ids of the stateful resources (asserted by tests/infra): renaming a construct
+# must never replace a table or the user pool.
+# Exact versions of the dependencies layer's transitive packages (pip constraints).
+LAYER_CONSTRAINTS = Path(__file__).resolve().parent / "layer-constraints.txt"
+
+STATEFUL_LOGICAL_IDS = {
+    "connections_table": "ConnectionsTable",
+    "comments_table": "CommentsTable",
+    "idempotency_table": "IdempotencyTable",
+    "user_pool": "UserPool",
+}
+
+
+class RealtimeCommentsStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: StageConfig, **kwargs) -> None:
+        kwargs.setdefault("description", f"Realtime Comments ({config.name}): live comments over WebSocket")
+        super().__init__(scope, id, **kwargs)
+        self.config = config
+        Tags.of(self).add("Project", "RealtimeComments")
+        Tags.of(self).add("Stage", config.name)
+
+        table_options = TableOptions(
+            removal_policy=config.removal_policy,
+            deletion_protection=config.deletion_protection,
+            point_in_time_recovery=config.point_in_time_recovery,
+        )
+        log_removal = RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY
+        defaults = FunctionDefaults(
+            memory_size=config.lambda_memory_mb,
+            log_retention=config.log_retention,
+            log_removal_policy=log_removal,
+            log_level=config.log_level,
+            constraints_file=LAYER_CONSTRAINTS if LAYER_CONSTRAINTS.is_file() else None,
+        )
+
+        self.connections = ConnectionsStore(self, "Connections", table_options=table_options)
+        self.comments = CommentsStore(self, "Comments", table_options=table_options)
+        self.identity = Identity(
+            self,
+            "Identity",
+            user_pool_options=UserPoolOptions(
+                removal_policy=config.removal_policy, deletion_protection=config.deletion_protection
+            ),
+        )
+        self.websocket = WebSocketApi(
+            self,
+            "WebSocket",
+            connections_table=self.connections.table,
+            comments_table=self.comments.table,
+            jwt_issuer=self.identity.issuer,
+            jwt_audience=self.identity.audience,
+            jwks_url=self.identity.jwks_url,
+            options=WebSocketApiOptions(
+                stage_name=config.name,
+                throttle_rate_limit=config.websocket_throttle.rate_limit,
+                throttle_burst_limit=config.websocket_throttle.burst_limit,
+                connection_ttl=Duration.seconds(config.connection_ttl_seconds),
+                comments_page_size=config.comments_page_size,
+                allowed_origins=config.allowed_origins,
+                access_log_retention=config.log_retention,
+                access_log_removal_policy=log_removal,
+                create_account_logging_role=config.apigateway_account_logging_role,
+            ),
+            function_defaults=defaults,
+        )
+        self.broadcaster = Broadcaster(
+            self,
+            "Broadcaster",
+            comments_table=self.comments.table,
+            connections_table=self.connections.table,
+            websocket_callback_url=self.websocket.callback_url,
+            grant_manage_connections=self.websocket.grant_manage_connections,
+            options=BroadcasterOptions(
+                fanout_inline_limit=config.fanout.inline_limit,
+                fanout_batch_size=config.fanout.batch_size,
+                send_concurrency=config.fanout.send_concurrency,
+            ),
+            function_defaults=defaults,
+        )
+        self.api = CommentsApi(
+            self,
+            "CommentsApi",
+            comments_table=self.comments.table,
+            connections_table=self.connections.table,
+            jwt_issuer=self.identity.issuer,
+            jwt_audience=self.identity.audience,
+            websocket_callback_url=self.websocket.callback_url,
+            send_connections_grant=self.websocket.grant_manage_connections,
+            fanout_queue=self.broadcaster.fanout_queue,
+            idempotency_table_options=TableOptions(
+                # Idempotency records expire within hours: nothing worth retaining or restoring.
+                removal_policy=RemovalPolicy.DESTROY if not config.is_prod else RemovalPolicy.RETAIN,
+            ),
+            options=CommentsApiOptions(
+                allowed_origins=config.allowed_origins,
+                throttle_rate_limit=config.http_throttle.rate_limit,
+                throttle_burst_limit=config.http_throttle.burst_limit,
+                comments_page_size=config.comments_page_size,
+                access_log_retention=config.log_retention,
+                access_log_removal_policy=log_removal,
+                fanout_inline_limit=config.fanout.inline_limit,
+                fanout_batch_size=config.fanout.batch_size,
+                send_concurrency=config.fanout.send_concurrency,
+            ),
+            function_defaults=defaults,
+        )
+        thresholds = config.alarm_thresholds
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            error_functions={
+                "StreamBroadcaster": self.broadcaster.stream_function,
+                "FanoutWorker": self.broadcaster.fanout_function,
+                "BroadcastEndpoint": self.api.broadcast_function,
+            },
+            stream_functions={"StreamBroadcaster": self.broadcaster.stream_function},
+            http_apis={"HttpApi": self.api.http_api},
+            dead_letter_queues={
+                name: queue
+                for name, queue in (
+                    ("StreamDlq", self.broadcaster.stream_dlq),
+                    ("FanoutDlq", self.broadcaster.fanout_dlq),
+                )
+                if queue is not None
+            },
+            dashboard_functions=[
+                self.websocket.authorizer_function,
+                self.websocket.connect_function,
+                self.websocket.disconnect_function,
+                self.websocket.actions_function,
+                self.websocket.default_function,
+                self.api.comments_function,
+                self.api.broadcast_function,
+                self.broadcaster.stream_function,
+                self.broadcaster.fanout_function,
+            ],
+            thresholds=MonitoringThresholds(
+                function_errors=thresholds.broadcaster_errors,
+                iterator_age_ms=thresholds.iterator_age_ms,
+                http_5xx=thresholds.http_5xx,
+                dlq_messages=thresholds.dlq_messages,
+            ),
+            create_alarm_topic=config.alarm_topic,
+            alarm_email=config.alarm_email,
+            dashboard_name=f"RealtimeComments-{config.name}",
+        )
+
+        self._pin_stateful_logical_ids()
+        self._outputs()
+        apply_nag_suppressions(self)
+
+    def _pin_stateful_logical_ids(self) -> None:
+        pins = {
+            STATEFUL_LOGICAL_IDS["connections_table"]: self.connections.table,
+            STATEFUL_LOGICAL_IDS["comments_table"]: self.comments.table,
+            STATEFUL_LOGICAL_IDS["idempotency_table"]: self.api.idempotency_table,
+            STATEFUL_LOGICAL_IDS["user_pool"]: self.identity.user_pool,
+        }
+        for logical_id, resource in pins.items():
+            cfn = resource.node.default_child if resource is not None else None
+            if isinstance(cfn, CfnResource):  # built here, not imported
+                cfn.override_logical_id(logical_id)
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "WebSocketUrl", value=self.websocket.url, description="wss:// URL (add ?token=<JWT>)")
+        CfnOutput(
+            self,
+            "WebSocketCallbackUrl",
+            value=self.websocket.callback_url,
+            description="@connections management endpoint",
+        )
+        CfnOutput(self, "HttpApiUrl", value=self.api.url, description="REST API base URL")
+        user_pool, client = self.identity.user_pool, self.identity.user_pool_client
+        assert user_pool is not None and client is not None  # this stack always uses Cognito
+        CfnOutput(self, "UserPoolId", value=user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=client.user_pool_client_id)
+        CfnOutput(
+            self,
+            "BroadcastEndpointUrl",
+            value=self.api.broadcast_endpoint_url,
+            description="IAM (SigV4) authorized POST endpoint for other services",
+        )

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .. import _access as access
+from ..lambda_defaults import FunctionDefaults, ServiceFunction
+
+# Stream records of the per-post counter item (seq = 0) never reach the function.
+SKIP_COUNTER_ITEMS = {"dynamodb": {"Keys": {"seq": {"N": [{"anything-but": ["0"]}]}}}}
+
+
+@dataclass(frozen=True)
+class BroadcasterOptions:
+    """Tuning of ``Broadcaster``.
+
+    Stream event source: ``batch_size`` (default 100), ``max_batching_window`` (default none),
+    ``retry_attempts`` (default 5, bounded), ``max_record_age`` (default 1 hour),
+    ``parallelization_factor`` (default 1: keeps per-post order); bisect on error and
+    ``ReportBatchItemFailures`` are always on; failed batches go to ``stream_dlq``.
+    Fan-out: ``fanout_inline_limit`` (2000), ``fanout_batch_size`` (1000 ids per message),
+    ``send_concurrency`` (128), ``fanout_worker_batch_size`` (SQS messages per invocation, 1),
+    ``fanout_max_receive_count`` (3, then the fan-out DLQ), ``broadcaster_timeout`` (60 s),
+    ``worker_timeout`` (60 s), ``memory_size`` (512 MiB), ``dlq_retention`` (14 days).
+    """
+
+    batch_size: int = 100
+    max_batching_window: Duration | None = None
+    retry_attempts: int = 5
+    max_record_age: Duration = field(default_factory=lambda: Duration.hours(1))
+    parallelization_factor: int = 1
+    fanout_inline_limit: int = 2000
+    fanout_batch_size: int = 1000
+    send_concurrency: int = 128
+    fanout_worker_batch_size: int = 1
+    fanout_max_receive_count: int = 3
+    broadcaster_timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
+    worker_timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
+    memory_size: int = 512
+    dlq_retention: Duration = field(default_factory=lambda: Duration.days(14))
+
+
+class Broadcaster(Construct):
+    """Delivers committed comment changes to the post's subscribers.
+
+    - ``stream_function`` (``handlers.stream_broadcaster.handler``) on the comments table's stream:
+      starting position LATEST, ``ReportBatchItemFailures``, bisect on error, bounded retries,
+      maximum record age, on-failure destination ``stream_dlq`` (SQS); counter items filtered out.
+    - Above ``fanout_inline_limit`` recipients it enqueues batches of connection ids on
+      ``fanout_queue``; ``fanout_function`` (``handlers.fanout_worker.handler``) delivers them
+      (``ReportBatchItemFailures``); poison messages land in ``fanout_dlq``.
+
+    :param comments_table: table with a stream (``CommentsStore.table``).
+    :param connections_table: ``ConnectionsStore.table``.
+    :param websocket_callback_url: ``WebSocketApi.callback_url``.
+    :param grant_manage_connections: callable granting ``ManageConnections``
+        (``WebSocketApi.grant_manage_connections``).
+    :param existing_fanout_queue / existing_stream_dlq: bring your own queues (the built ones use
+        SQS-managed encryption and enforce TLS).
+
+    Attributes: ``stream_function``, ``fanout_function``, ``fanout_queue``, ``fanout_dlq``
+    (``None`` with an existing fan-out queue), ``stream_dlq``, ``stream_event_source``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        comments_table: dynamodb.ITable,
+        connections_table: dynamodb.ITable,
+        websocket_callback_url: str,
+        grant_manage_connections=None,
+        existing_fanout_queue: sqs.IQueue | None = None,
+        existing_stream_dlq: sqs.IQueue | None = None,
+        options: BroadcasterOptions | None = None,
+        function_defaults: FunctionDefaults | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        opts = options or BroadcasterOptions()
+        self.options = opts
+        defaults = function_defaults or FunctionDefaults()
+        if not 0 <= opts.retry_attempts <= 10_000:
+            raise ValueError("retry_attempts must be between 0 and 10000")
+
+        self.stream_dlq: sqs.IQueue = existing_stream_dlq or sqs.Queue(
+            self,
+            "StreamDeadLetterQueue",
+            retention_period=opts.dlq_retention,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.fanout_dlq: sqs.IQueue | None = None
+        if existing_fanout_queue is not None:
+            self.fanout_queue: sqs.IQueue = existing_fanout_queue
+        else:
+            self.fanout_dlq = sqs.Queue(
+                self,
+                "FanoutDeadLetterQueue",
+                retention_period=opts.dlq_retention,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+            )
+            self.fanout_queue = sqs.Queue(
+                self,
+                "FanoutQueue",
+                # Six times the worker timeout, as Lambda recommends for SQS event sources.
+                visibility_timeout=Duration.seconds(int(opts.worker_timeout.to_seconds()) * 6),
+                retention_period=Duration.days(1),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                dead_letter_queue=sqs.DeadLetterQueue(
+                    max_receive_count=opts.fanout_max_receive_count, queue=self.fanout_dlq
+                ),
+            )
+
+        fanout_env = {
+            "CONNECTIONS_TABLE_NAME": connections_table.table_name,
+            "WEBSOCKET_CALLBACK_URL": websocket_callback_url,
+            "SEND_CONCURRENCY": str(opts.send_concurrency),
+        }
+        self.stream_function: lambda_.Function = ServiceFunction(
+            self,
+            "StreamFunction",
+            handler="handlers.stream_broadcaster.handler",
+            defaults=defaults,
+            description="Comments stream -> comment.created/updated/deleted to the post's subscribers",
+            timeout=opts.broadcaster_timeout,
+            memory_size=opts.memory_size,
+            environment={
+                **fanout_env,
+                "COMMENTS_TABLE_NAME": comments_table.table_name,
+                "FANOUT_QUEUE_URL": self.fanout_queue.queue_url,
+                "FANOUT_INLINE_LIMIT": str(opts.fanout_inline_limit),
+                "FANOUT_BATCH_SIZE": str(opts.fanout_batch_size),
+            },
+        ).function
+        self.stream_event_source = sources.DynamoEventSource(
+            comments_table,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=opts.batch_size,
+            max_batching_window=opts.max_batching_window,
+            bisect_batch_on_error=True,
+            retry_attempts=opts.retry_attempts,
+            max_record_age=opts.max_record_age,
+            parallelization_factor=opts.parallelization_factor,
+            report_batch_item_failures=True,
+            on_failure=sources.SqsDlq(self.stream_dlq),
+            filters=[lambda_.FilterCriteria.filter(SKIP_COUNTER_ITEMS)],
+        )
+        self.stream_function.add_event_source(self.stream_event_source)
+
+        self.fanout_function: lambda_.Function = ServiceFunction(
+            self,
+            "FanoutFunction",
+            handler="handlers.fanout_worker.handler",
+            defaults=defaults,
+            description="Delivers one fan-out batch of connection ids",
+            timeout=opts.worker_timeout,
+            memory_size=opts.memory_size,
+            environment=fanout_env,
+        ).function
+        self.fanout_function.add_event_source(
+            sources.SqsEventSource(
+                self.fanout_queue,
+                batch_size=opts.fanout_worker_batch_size,
+                report_batch_item_failures=True,
+            )
+        )
+
+        self.fanout_queue.grant_send_messages(self.stream_function)
+        for fn in (self.stream_function, self.fanout_function):
+            connections_table.grant(fn, *access.CONNECTION_CLEANUP)
+            if grant_manage_connections is not None:
+                grant_manage_connections(fn)
+
+    def grant_enqueue_fanout(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` (e.g. the broadcast endpoint) to enqueue fan-out batches."""
+        return self.fanout_queue.grant_send_messages(grantee)

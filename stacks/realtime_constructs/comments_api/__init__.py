@@ -1,0 +1,19 @@
+from .._tables import TableOptions
+from .comments_api import (
+    BROADCAST_PATH,
+    COMMENT_PATH,
+    COMMENTS_PATH,
+    CONNECTIONS_PATH,
+    CommentsApi,
+    CommentsApiOptions,
+)
+
+__all__ = [
+    "BROADCAST_PATH",
+    "COMMENTS_PATH",
+    "COMMENT_PATH",
+    "CONNECTIONS_PATH",
+    "CommentsApi",
+    "CommentsApiOptions",
+    "TableOptions",
+]

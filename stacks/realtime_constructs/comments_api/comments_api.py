@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .. import _access as access
+from .._access_logs import HTTP_LOG_FIELDS, AccessLogSettings
+from .._tables import TableOptions
+from ..lambda_defaults import FunctionDefaults, ServiceFunction
+
+COMMENTS_PATH = "/api/v1/posts/{postId}/comments"
+COMMENT_PATH = "/api/v1/posts/{postId}/comments/{commentId}"
+CONNECTIONS_PATH = "/api/v1/websocket/connections"
+BROADCAST_PATH = "/api/v1/broadcast"
+
+
+@dataclass(frozen=True)
+class CommentsApiOptions:
+    """Tuning of ``CommentsApi``.
+
+    :param allowed_origins: CORS ``Access-Control-Allow-Origin`` values; default ``("*",)``.
+    :param throttle_rate_limit: ``$default`` stage requests per second, default 100.
+    :param throttle_burst_limit: default 200.
+    :param comments_page_size: ``COMMENTS_PAGE_SIZE`` (default and maximum GET page), default 50.
+    :param access_log_retention: default one month.
+    :param access_log_removal_policy: default ``DESTROY``.
+    :param fanout_inline_limit / fanout_batch_size / send_concurrency: broadcast endpoint fan-out.
+    :param api_name: default generated.
+    """
+
+    allowed_origins: Sequence[str] = ("*",)
+    throttle_rate_limit: float = 100
+    throttle_burst_limit: int = 200
+    comments_page_size: int = 50
+    access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    access_log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    fanout_inline_limit: int = 2000
+    fanout_batch_size: int = 1000
+    send_concurrency: int = 128
+    api_name: str | None = None
+
+
+class CommentsApi(Construct):
+    """HTTP API (API Gateway v2) for comments, the connection-count health route and the
+    IAM-authorized broadcast endpoint.
+
+    Routes: ``POST``/``PATCH``/``DELETE`` behind an ``HttpJwtAuthorizer`` (issuer + audience),
+    public ``GET`` reads, ``POST /api/v1/broadcast`` behind ``AWS_IAM``. CORS from
+    ``options.allowed_origins``. The ``$default`` stage has throttling and JSON access logs.
+
+    :param comments_table / connections_table: the stores' tables.
+    :param jwt_issuer / jwt_audience: the JWT authorizer's issuer and audience (see ``Identity``).
+    :param send_connections_grant: callable granting ``ManageConnections`` (e.g.
+        ``WebSocketApi.grant_manage_connections``) to the broadcast endpoint.
+    :param websocket_callback_url: ``WEBSOCKET_CALLBACK_URL`` of the broadcast endpoint.
+    :param fanout_queue: optional SQS fan-out queue (``Broadcaster.fanout_queue``).
+    :param existing_idempotency_table / idempotency_table_options: bring the Powertools idempotency
+        table (partition key ``id``, TTL ``expiration``) or build one; not both.
+
+    Attributes: ``http_api``, ``stage``, ``url``, ``broadcast_endpoint_url``,
+    ``comments_function``, ``broadcast_function``, ``idempotency_table``, ``jwt_authorizer``,
+    ``broadcast_route``, ``access_log_group``. ``grant_invoke_broadcast(grantee)`` lets another
+    service call the broadcast endpoint.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        comments_table: dynamodb.ITable,
+        connections_table: dynamodb.ITable,
+        jwt_issuer: str,
+        jwt_audience: str,
+        websocket_callback_url: str,
+        send_connections_grant=None,
+        fanout_queue: sqs.IQueue | None = None,
+        existing_idempotency_table: dynamodb.ITable | None = None,
+        idempotency_table_options: TableOptions | None = None,
+        options: CommentsApiOptions | None = None,
+        function_defaults: FunctionDefaults | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        if existing_idempotency_table is not None and idempotency_table_options is not None:
+            raise ValueError(
+                "CommentsApi: pass existing_idempotency_table or idempotency_table_options, not both"
+            )
+        opts = options or CommentsApiOptions()
+        self.options = opts
+        defaults = function_defaults or FunctionDefaults()
+
+        self.idempotency_table: dynamodb.ITable
+        if existing_idempotency_table is not None:
+            self.idempotency_table = existing_idempotency_table
+        else:
+            self.idempotency_table = dynamodb.Table(
+                self,
+                "IdempotencyTable",
+                partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+                time_to_live_attribute="expiration",
+                **(idempotency_table_options or TableOptions()).table_kwargs(),
+            )
+
+        self.comments_function = ServiceFunction(
+            self,
+            "CommentsFunction",
+            handler="handlers.comments_api.handler",
+            defaults=defaults,
+            description="Comments REST API and connection-count health route",
+            environment={
+                "COMMENTS_TABLE_NAME": comments_table.table_name,
+                "CONNECTIONS_TABLE_NAME": connections_table.table_name,
+                "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+                "COMMENTS_PAGE_SIZE": str(opts.comments_page_size),
+            },
+        ).function
+        comments_table.grant(self.comments_function, *access.COMMENTS_READ, *access.COMMENTS_WRITE)
+        connections_table.grant(self.comments_function, *access.CONNECTION_SCAN)
+        self.idempotency_table.grant(self.comments_function, *access.IDEMPOTENCY)
+
+        broadcast_env = {
+            "CONNECTIONS_TABLE_NAME": connections_table.table_name,
+            "WEBSOCKET_CALLBACK_URL": websocket_callback_url,
+            "FANOUT_QUEUE_URL": fanout_queue.queue_url if fanout_queue is not None else "",
+            "FANOUT_INLINE_LIMIT": str(opts.fanout_inline_limit),
+            "FANOUT_BATCH_SIZE": str(opts.fanout_batch_size),
+            "SEND_CONCURRENCY": str(opts.send_concurrency),
+        }
+        self.broadcast_function = ServiceFunction(
+            self,
+            "BroadcastFunction",
+            handler="handlers.broadcast_endpoint.handler",
+            defaults=defaults,
+            description="IAM-authorized broadcast endpoint for other services",
+            timeout=Duration.seconds(30),
+            environment=broadcast_env,
+        ).function
+        connections_table.grant(self.broadcast_function, *access.CONNECTION_SCAN, *access.CONNECTION_CLEANUP)
+        if fanout_queue is not None:
+            fanout_queue.grant_send_messages(self.broadcast_function)
+        if send_connections_grant is not None:
+            send_connections_grant(self.broadcast_function)
+
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "Api",
+            api_name=opts.api_name,
+            description="Realtime Comments HTTP API",
+            create_default_stage=False,
+            cors_preflight=apigwv2.CorsPreflightOptions(
+                allow_origins=list(opts.allowed_origins),
+                allow_methods=[
+                    apigwv2.CorsHttpMethod.GET,
+                    apigwv2.CorsHttpMethod.POST,
+                    apigwv2.CorsHttpMethod.PATCH,
+                    apigwv2.CorsHttpMethod.DELETE,
+                    apigwv2.CorsHttpMethod.OPTIONS,
+                ],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                max_age=Duration.hours(1),
+            ),
+        )
+        self.jwt_authorizer = authorizers.HttpJwtAuthorizer(
+            "JwtAuthorizer", jwt_issuer, jwt_audience=[jwt_audience]
+        )
+        comments_integration = integrations.HttpLambdaIntegration(
+            "CommentsIntegration", self.comments_function
+        )
+        self.http_api.add_routes(
+            path=COMMENTS_PATH,
+            methods=[apigwv2.HttpMethod.POST],
+            integration=comments_integration,
+            authorizer=self.jwt_authorizer,
+        )
+        self.http_api.add_routes(
+            path=COMMENTS_PATH, methods=[apigwv2.HttpMethod.GET], integration=comments_integration
+        )
+        self.http_api.add_routes(
+            path=COMMENT_PATH,
+            methods=[apigwv2.HttpMethod.PATCH, apigwv2.HttpMethod.DELETE],
+            integration=comments_integration,
+            authorizer=self.jwt_authorizer,
+        )
+        self.http_api.add_routes(
+            path=CONNECTIONS_PATH, methods=[apigwv2.HttpMethod.GET], integration=comments_integration
+        )
+        (self.broadcast_route,) = self.http_api.add_routes(
+            path=BROADCAST_PATH,
+            methods=[apigwv2.HttpMethod.POST],
+            integration=integrations.HttpLambdaIntegration("BroadcastIntegration", self.broadcast_function),
+            authorizer=authorizers.HttpIamAuthorizer(),
+        )
+
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=opts.access_log_retention,
+            removal_policy=opts.access_log_removal_policy,
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=opts.throttle_rate_limit, burst_limit=opts.throttle_burst_limit
+            ),
+            access_log_settings=AccessLogSettings(self.access_log_group, HTTP_LOG_FIELDS),
+        )
+        self.url = self.stage.url  # https://{apiId}.execute-api.{region}.{urlSuffix}/
+        self.broadcast_endpoint_url = f"{self.url}{BROADCAST_PATH.lstrip('/')}"
+
+    def grant_invoke_broadcast(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to call ``POST /api/v1/broadcast`` (``execute-api:Invoke``)."""
+        return self.broadcast_route.grant_invoke(grantee)

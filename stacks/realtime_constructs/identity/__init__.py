@@ -1,0 +1,3 @@
+from .identity import Identity, OidcIssuer, UserPoolOptions
+
+__all__ = ["Identity", "OidcIssuer", "UserPoolOptions"]

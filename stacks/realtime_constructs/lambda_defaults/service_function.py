@@ -1,0 +1,242 @@
+"""Shared Lambda defaults: one place that decides runtime, architecture, layers, tracing, logging
+and the Powertools environment of every function in this project."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .bundling import LayerPlatform, PipLayerBundling, requirements_hash
+
+POWERTOOLS_LAYER_ARN = (
+    "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64:27"
+)
+"""Public Powertools for AWS Lambda (Python) v3 layer, version 27 = aws-lambda-powertools 3.23.0.
+Resolved with ``Fn::Sub`` so stacks stay environment-agnostic."""
+
+CODE_EXCLUDES: tuple[str, ...] = (
+    "**/__pycache__",
+    "**/*.pyc",
+    "requirements.txt",
+    ".pytest_cache",
+    ".mypy_cache",
+)
+
+
+def default_code_path() -> Path:
+    """The ``lambdas/`` directory: next to ``stacks/`` in a checkout, or the installed ``lambdas``
+    package when this repository was ``pip install``-ed."""
+    candidate = Path(__file__).resolve().parents[3] / "lambdas"
+    if candidate.is_dir():
+        return candidate
+    spec = importlib.util.find_spec("lambdas")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    raise FileNotFoundError("cannot locate the lambdas/ code asset; pass FunctionDefaults(code_path=...)")
+
+
+@dataclass(frozen=True)
+class FunctionDefaults:
+    """Defaults shared by every ``ServiceFunction``.
+
+    :param code_path: directory of the code asset (default: the ``lambdas/`` directory).
+    :param requirements_file: third-party requirements bundled into the dependencies layer
+        (default: ``<code_path>/requirements.txt``; no layer when the file does not exist).
+    :param constraints_file: pip constraints (``-c``) pinning the transitive dependencies of the
+        layer, so the same asset hash always means the same packages (default: none).
+    :param layer_cache_dir: pip cache of the dependencies layer (default: ``.build/layers`` under
+        the current directory).
+    :param memory_size: MiB, default 256.
+    :param timeout: default 10 seconds.
+    :param log_retention: default one month.
+    :param log_removal_policy: removal policy of the log groups, default DESTROY.
+    :param service_name: ``POWERTOOLS_SERVICE_NAME``.
+    :param metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``.
+    :param log_level: ``POWERTOOLS_LOG_LEVEL``.
+    :param powertools_layer_arn: ``Fn::Sub`` template of the Powertools layer ARN.
+    :param extra_environment: added to every function's environment.
+    """
+
+    code_path: Path | None = None
+    requirements_file: Path | None = None
+    constraints_file: Path | None = None
+    layer_cache_dir: Path | None = None
+    memory_size: int = 256
+    timeout: Duration = field(default_factory=lambda: Duration.seconds(10))
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    service_name: str = "realtime-comments"
+    metrics_namespace: str = "RealtimeComments"
+    log_level: str = "INFO"
+    powertools_layer_arn: str = POWERTOOLS_LAYER_ARN
+    layer_platform: LayerPlatform = field(default_factory=LayerPlatform)
+    extra_environment: Mapping[str, str] = field(default_factory=dict)
+
+    def resolved_code_path(self) -> Path:
+        return Path(self.code_path) if self.code_path else default_code_path()
+
+    def resolved_requirements_file(self) -> Path:
+        return (
+            Path(self.requirements_file)
+            if self.requirements_file
+            else self.resolved_code_path() / "requirements.txt"
+        )
+
+    def resolved_cache_dir(self) -> Path:
+        return Path(self.layer_cache_dir) if self.layer_cache_dir else Path.cwd() / ".build" / "layers"
+
+
+class DependenciesLayer(Construct):
+    """A ``LayerVersion`` with the packages of a ``requirements.txt``, bundled locally with pip
+    (no Docker) for Lambda's platform, with an asset hash that only changes when the requirements
+    or the target platform change.
+
+    Use ``DependenciesLayer.of(scope, defaults)`` to share one layer per stack.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        requirements_file: Path,
+        cache_dir: Path,
+        platform: LayerPlatform | None = None,
+        constraints_file: Path | None = None,
+        description: str = "Third-party Python dependencies of the Realtime Comments functions",
+    ) -> None:
+        super().__init__(scope, id)
+        platform = platform or LayerPlatform()
+        requirements_file = Path(requirements_file)
+        self.asset_hash = requirements_hash(requirements_file, platform, constraints_file)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            code=lambda_.Code.from_asset(
+                str(requirements_file.parent),
+                asset_hash=self.asset_hash,
+                asset_hash_type=AssetHashType.CUSTOM,
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("unused"),
+                    local=PipLayerBundling(requirements_file, cache_dir, platform, constraints_file),
+                ),
+            ),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_14],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description=description,
+        )
+
+    @classmethod
+    def of(cls, scope: Construct, defaults: FunctionDefaults) -> DependenciesLayer | None:
+        """The stack-wide layer for ``defaults`` (created on first use); ``None`` without a
+        requirements file."""
+        requirements_file = defaults.resolved_requirements_file()
+        if not requirements_file.is_file():
+            return None
+        stack = Stack.of(scope)
+        layers: dict[str, DependenciesLayer] = stack.__dict__.setdefault("_realtime_dependency_layers", {})
+        key = str(requirements_file.resolve())
+        if key not in layers:
+            # The first layer of a stack has a fixed id, so the logical id survives dependency bumps.
+            layer_id = "DependenciesLayer" if not layers else f"DependenciesLayer{len(layers) + 1}"
+            layers[key] = cls(
+                stack,
+                layer_id,
+                requirements_file=requirements_file,
+                cache_dir=defaults.resolved_cache_dir(),
+                platform=defaults.layer_platform,
+                constraints_file=defaults.constraints_file,
+            )
+        return layers[key]
+
+
+def _code_for(scope: Construct, path: Path) -> lambda_.Code:
+    """One ``AssetCode`` per stack and directory, so the directory is fingerprinted once per stack
+    (an ``AssetCode`` cannot be shared across stacks)."""
+    stack = Stack.of(scope)
+    cache: dict[str, lambda_.Code] = stack.__dict__.setdefault("_realtime_code_assets", {})
+    key = str(path.resolve())
+    if key not in cache:
+        cache[key] = lambda_.Code.from_asset(key, exclude=list(CODE_EXCLUDES))
+    return cache[key]
+
+
+class ServiceFunction(Construct):
+    """A Python Lambda function with the project's defaults.
+
+    Runtime ``python3.14`` on x86_64, the Powertools layer (``FunctionDefaults.powertools_layer_arn``)
+    and the dependencies layer, active X-Ray tracing, its own log group with retention, and the
+    ``POWERTOOLS_*`` environment. Attributes: ``function`` (``lambda_.Function``), ``log_group``,
+    ``role`` (its execution role, allowed to write to ``log_group`` only).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        handler: str,
+        defaults: FunctionDefaults | None = None,
+        environment: Mapping[str, str] | None = None,
+        description: str | None = None,
+        memory_size: int | None = None,
+        timeout: Duration | None = None,
+        extra_layers: Sequence[lambda_.ILayerVersion] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        defaults = defaults or FunctionDefaults()
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=defaults.log_retention,
+            removal_policy=defaults.log_removal_policy,
+        )
+        # Own role instead of the AWS-managed AWSLambdaBasicExecutionRole: the function may write
+        # to its own log group only.
+        self.role = iam.Role(
+            self,
+            "ServiceRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        self.log_group.grant_write(self.role)
+        layers: list[lambda_.ILayerVersion] = [
+            lambda_.LayerVersion.from_layer_version_arn(
+                self, "PowertoolsLayer", Fn.sub(defaults.powertools_layer_arn)
+            )
+        ]
+        deps = DependenciesLayer.of(self, defaults)
+        if deps is not None:
+            layers.append(deps.layer)
+        layers.extend(extra_layers)
+        env = {
+            "POWERTOOLS_SERVICE_NAME": defaults.service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": defaults.metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": defaults.log_level,
+            **dict(defaults.extra_environment),
+            **dict(environment or {}),
+        }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.X86_64,
+            handler=handler,
+            code=_code_for(self, defaults.resolved_code_path()),
+            layers=layers,
+            environment=env,
+            memory_size=memory_size or defaults.memory_size,
+            timeout=timeout or defaults.timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            description=description,
+        )

@@ -1,0 +1,3 @@
+from .monitoring import Monitoring, MonitoringThresholds
+
+__all__ = ["Monitoring", "MonitoringThresholds"]

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .. import _access as access
+from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
+from ..lambda_defaults import FunctionDefaults, ServiceFunction
+
+ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "ping")
+TOKEN_IDENTITY_SOURCE = "route.request.querystring.token"  # noqa: S105 - a query key, not a secret
+
+
+@dataclass(frozen=True)
+class WebSocketApiOptions:
+    """Tuning of ``WebSocketApi``.
+
+    :param stage_name: default ``live``; part of the URLs.
+    :param api_name: default generated from the construct path.
+    :param throttle_rate_limit: steady requests per second for the stage, default 100.
+    :param throttle_burst_limit: default 200.
+    :param connection_ttl: ``CONNECTION_TTL_SECONDS``, default 24 hours.
+    :param comments_page_size: ``COMMENTS_PAGE_SIZE`` (history sent on subscribe), default 50.
+    :param allowed_origins: ``ALLOWED_ORIGINS`` checked by the authorizer; default ``("*",)``.
+    :param access_log_retention: default one month.
+    :param access_log_removal_policy: default ``DESTROY``.
+    :param create_account_logging_role: set the account-level API Gateway CloudWatch Logs role
+        (required once per account and region before WebSocket access logs work). Default ``False``.
+    """
+
+    stage_name: str = "live"
+    api_name: str | None = None
+    throttle_rate_limit: float = 100
+    throttle_burst_limit: int = 200
+    connection_ttl: Duration = field(default_factory=lambda: Duration.hours(24))
+    comments_page_size: int = 50
+    allowed_origins: Sequence[str] = ("*",)
+    access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    access_log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    create_account_logging_role: bool = False
+
+
+class WebSocketApi(Construct):
+    """API Gateway v2 WebSocket API for live comments.
+
+    Route selection ``$request.body.action``; ``$connect`` behind a Lambda REQUEST authorizer
+    (identity source ``route.request.querystring.token``); ``$disconnect``; ``$default``;
+    ``subscribe``, ``unsubscribe`` and ``ping``. One stage with JSON access logs and throttling.
+
+    :param connections_table: the ConnectionsStore table.
+    :param comments_table: the CommentsStore table (history replayed on ``subscribe``).
+    :param jwt_issuer / jwt_audience / jwks_url: what the authorizer verifies (see ``Identity``).
+    :param options: ``WebSocketApiOptions``.
+    :param function_defaults: ``FunctionDefaults`` of the five functions.
+
+    Attributes: ``api``, ``stage``, ``url`` (``wss://``), ``callback_url`` (``https://``, the
+    ``@connections`` endpoint), ``authorizer``, ``access_log_group``, and the functions
+    ``authorizer_function``, ``connect_function``, ``disconnect_function``,
+    ``actions_function``, ``default_function``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        connections_table: dynamodb.ITable,
+        comments_table: dynamodb.ITable,
+        jwt_issuer: str,
+        jwt_audience: str,
+        jwks_url: str,
+        options: WebSocketApiOptions | None = None,
+        function_defaults: FunctionDefaults | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        opts = options or WebSocketApiOptions()
+        self.options = opts
+        defaults = function_defaults or FunctionDefaults()
+        # The callback URL is known before the stage exists; functions need it in their env.
+        self.api = apigwv2.WebSocketApi(
+            self,
+            "Api",
+            api_name=opts.api_name,
+            description="Realtime Comments WebSocket API",
+            route_selection_expression="$request.body.action",
+        )
+        stack = Stack.of(self)
+        self.callback_url = (
+            f"https://{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}/{opts.stage_name}"
+        )
+
+        ttl_seconds = str(int(opts.connection_ttl.to_seconds()))
+        common = {
+            "CONNECTIONS_TABLE_NAME": connections_table.table_name,
+            "WEBSOCKET_CALLBACK_URL": self.callback_url,
+        }
+        self.authorizer_function = ServiceFunction(
+            self,
+            "AuthorizerFunction",
+            handler="handlers.authorizer.handler",
+            defaults=defaults,
+            description="WebSocket $connect authorizer: JWT and Origin checks",
+            environment={
+                "JWT_ISSUER": jwt_issuer,
+                "JWT_AUDIENCE": jwt_audience,
+                "JWKS_URL": jwks_url,
+                "ALLOWED_ORIGINS": ",".join(opts.allowed_origins),
+            },
+        ).function
+        self.connect_function = ServiceFunction(
+            self,
+            "ConnectFunction",
+            handler="handlers.ws_connect.handler",
+            defaults=defaults,
+            description="WebSocket $connect: stores the connection",
+            environment={**common, "CONNECTION_TTL_SECONDS": ttl_seconds},
+        ).function
+        self.disconnect_function = ServiceFunction(
+            self,
+            "DisconnectFunction",
+            handler="handlers.ws_disconnect.handler",
+            defaults=defaults,
+            description="WebSocket $disconnect: removes the connection and its subscriptions",
+            environment=common,
+        ).function
+        self.actions_function = ServiceFunction(
+            self,
+            "ActionsFunction",
+            handler="handlers.ws_actions.handler",
+            defaults=defaults,
+            description="WebSocket subscribe / unsubscribe / ping",
+            environment={
+                **common,
+                "COMMENTS_TABLE_NAME": comments_table.table_name,
+                "CONNECTION_TTL_SECONDS": ttl_seconds,
+                "COMMENTS_PAGE_SIZE": str(opts.comments_page_size),
+            },
+        ).function
+        self.default_function = ServiceFunction(
+            self,
+            "DefaultFunction",
+            handler="handlers.ws_default.handler",
+            defaults=defaults,
+            description="WebSocket $default: echoes the frame as a test message",
+            environment=common,
+        ).function
+
+        self.authorizer = authorizers.WebSocketLambdaAuthorizer(
+            "TokenAuthorizer",
+            self.authorizer_function,
+            identity_source=[TOKEN_IDENTITY_SOURCE],
+        )
+        self.api.add_route(
+            "$connect",
+            integration=integrations.WebSocketLambdaIntegration("ConnectIntegration", self.connect_function),
+            authorizer=self.authorizer,
+        )
+        self.api.add_route(
+            "$disconnect",
+            integration=integrations.WebSocketLambdaIntegration(
+                "DisconnectIntegration", self.disconnect_function
+            ),
+        )
+        self.api.add_route(
+            "$default",
+            integration=integrations.WebSocketLambdaIntegration("DefaultIntegration", self.default_function),
+        )
+        actions_integration = integrations.WebSocketLambdaIntegration(
+            "ActionsIntegration", self.actions_function
+        )
+        for route in ACTION_ROUTES:
+            self.api.add_route(route, integration=actions_integration)
+
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=opts.access_log_retention,
+            removal_policy=opts.access_log_removal_policy,
+        )
+        self.account_logging_role: iam.Role | None = None
+        if opts.create_account_logging_role:
+            self.account_logging_role = iam.Role(
+                self,
+                "ApiGatewayCloudWatchRole",
+                assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                managed_policies=[
+                    iam.ManagedPolicy.from_aws_managed_policy_name(
+                        "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                    )
+                ],
+            )
+            # Keep the role: the account setting outlives this stack and other APIs may log with it.
+            self.account_logging_role.apply_removal_policy(RemovalPolicy.RETAIN)
+            account = apigw.CfnAccount(
+                self, "ApiGatewayAccount", cloud_watch_role_arn=self.account_logging_role.role_arn
+            )
+        self.stage = apigwv2.WebSocketStage(
+            self,
+            "Stage",
+            web_socket_api=self.api,
+            stage_name=opts.stage_name,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=opts.throttle_rate_limit, burst_limit=opts.throttle_burst_limit
+            ),
+            access_log_settings=AccessLogSettings(self.access_log_group, WEBSOCKET_LOG_FIELDS),
+        )
+        if opts.create_account_logging_role:
+            self.stage.node.add_dependency(account)
+        self.url = self.stage.url
+
+        # Every function that replies to clients sends through the @connections API.
+        for fn in (self.actions_function, self.default_function):
+            self.grant_manage_connections(fn)
+        connections_table.grant(self.connect_function, *access.CONNECTION_PUT)
+        connections_table.grant(self.disconnect_function, *access.CONNECTION_CLEANUP)
+        connections_table.grant(self.actions_function, *access.SUBSCRIPTIONS, *access.CONNECTION_CLEANUP)
+        connections_table.grant(self.default_function, *access.CONNECTION_CLEANUP)
+        comments_table.grant(self.actions_function, *access.COMMENTS_READ)
+
+    def grant_manage_connections(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to post to, get and delete connections of this API's stage
+        (``execute-api:ManageConnections`` on ``{api}/{stage}/*/@connections/*``)."""
+        return self.stage.grant_management_api_access(grantee)

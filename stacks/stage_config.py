@@ -1,0 +1,219 @@
+"""Typed per-stage configuration.
+
+Every stage (``dev``, ``staging``, ``prod``) is defined here in code. A stage can be tuned from
+``cdk.json`` context without code changes::
+
+    "context": {
+      "realtime-comments": {
+        "prod": {"allowedOrigins": ["https://comments.example.com"], "alarmEmail": "ops@example.com"}
+      }
+    }
+
+Context keys are the camelCase names of the ``StageConfig`` fields (``allowedOrigins``,
+``logRetentionDays``, ``websocketThrottle``: ``{"rateLimit": .., "burstLimit": ..}``, ...).
+Unknown keys raise ``ValueError`` so typos do not pass silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+STAGES: tuple[str, ...] = ("dev", "staging", "prod")
+CONTEXT_KEY = "realtime-comments"
+
+LOCAL_ORIGINS: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """API Gateway stage throttling: steady-state requests per second and burst size."""
+
+    rate_limit: float
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Thresholds of the Monitoring construct's alarms."""
+
+    broadcaster_errors: int = 1  # Lambda Errors per 5 minutes (stream broadcaster and fan-out worker)
+    iterator_age_ms: int = 60_000  # stream IteratorAge maximum
+    http_5xx: int = 5  # HTTP API 5xx per 5 minutes
+    dlq_messages: int = 0  # alarm when ApproximateNumberOfMessagesVisible is greater than this
+
+
+@dataclass(frozen=True)
+class FanoutSettings:
+    """Broadcast fan-out tuning (environment of the broadcaster, endpoint and worker)."""
+
+    inline_limit: int = 2000
+    batch_size: int = 1000
+    send_concurrency: int = 128
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Everything that differs between stages. Constructs never read this: the stack maps it
+    onto construct props."""
+
+    name: str
+    removal_policy: RemovalPolicy
+    deletion_protection: bool
+    point_in_time_recovery: bool
+    log_retention: logs.RetentionDays
+    websocket_throttle: Throttle
+    http_throttle: Throttle
+    allowed_origins: tuple[str, ...]
+    connection_ttl_seconds: int = 86_400
+    comments_page_size: int = 50
+    alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+    fanout: FanoutSettings = field(default_factory=FanoutSettings)
+    log_level: str = "INFO"
+    lambda_memory_mb: int = 256
+    alarm_email: str | None = None
+    # Create the SNS topic that alarm actions publish to.
+    alarm_topic: bool = False
+    # Set the account-level API Gateway CloudWatch Logs role (needed once per account and
+    # region for WebSocket access logging).
+    apigateway_account_logging_role: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in STAGES:
+            raise ValueError(f"unknown stage {self.name!r}; expected one of {STAGES}")
+        if self.connection_ttl_seconds <= 0:
+            raise ValueError("connection_ttl_seconds must be positive")
+        if not 1 <= self.comments_page_size <= 200:
+            raise ValueError("comments_page_size must be between 1 and 200")
+        if not self.allowed_origins:
+            raise ValueError("allowed_origins must not be empty (use ('*',) to allow any)")
+        for origin in self.allowed_origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"invalid origin {origin!r}: expected scheme://host[:port]")
+
+    @property
+    def stack_name(self) -> str:
+        return f"RealtimeComments-{self.name}"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.name == "prod"
+
+
+_BASE: dict[str, StageConfig] = {
+    "dev": StageConfig(
+        name="dev",
+        removal_policy=RemovalPolicy.DESTROY,
+        deletion_protection=False,
+        point_in_time_recovery=False,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        websocket_throttle=Throttle(rate_limit=50, burst_limit=100),
+        http_throttle=Throttle(rate_limit=50, burst_limit=100),
+        allowed_origins=LOCAL_ORIGINS,
+        log_level="DEBUG",
+    ),
+    "staging": StageConfig(
+        name="staging",
+        removal_policy=RemovalPolicy.DESTROY,
+        deletion_protection=False,
+        point_in_time_recovery=True,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        websocket_throttle=Throttle(rate_limit=500, burst_limit=1000),
+        http_throttle=Throttle(rate_limit=500, burst_limit=1000),
+        allowed_origins=("https://staging.comments.example.com",),
+        alarm_topic=True,
+    ),
+    "prod": StageConfig(
+        name="prod",
+        removal_policy=RemovalPolicy.RETAIN,
+        deletion_protection=True,
+        point_in_time_recovery=True,
+        log_retention=logs.RetentionDays.SIX_MONTHS,
+        websocket_throttle=Throttle(rate_limit=2000, burst_limit=5000),
+        http_throttle=Throttle(rate_limit=2000, burst_limit=5000),
+        allowed_origins=("https://comments.example.com",),
+        alarm_thresholds=AlarmThresholds(broadcaster_errors=1, iterator_age_ms=30_000, http_5xx=5),
+        alarm_topic=True,
+    ),
+}
+
+_RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _coerce(base: StageConfig, key: str, value: Any) -> Any:
+    if key == "removal_policy":
+        return RemovalPolicy[str(value).upper()]
+    if key == "log_retention":
+        days = int(value["days"] if isinstance(value, Mapping) else value)
+        try:
+            return _RETENTION_BY_DAYS[days]
+        except KeyError as exc:
+            raise ValueError(f"logRetentionDays {days} is not a CloudWatch Logs retention") from exc
+    if key in ("websocket_throttle", "http_throttle"):
+        return Throttle(**{_snake(k): v for k, v in dict(value).items()})
+    if key == "alarm_thresholds":
+        return dataclasses.replace(
+            base.alarm_thresholds,
+            **{_snake(k).replace("http5xx", "http_5xx"): v for k, v in dict(value).items()},
+        )
+    if key == "fanout":
+        return dataclasses.replace(base.fanout, **{_snake(k): v for k, v in dict(value).items()})
+    if key == "allowed_origins":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return tuple(value)
+    return value
+
+
+def get_stage_config(name: str, context: Mapping[str, Any] | None = None) -> StageConfig:
+    """Return the stage's configuration with the overrides from ``context[name]`` applied.
+
+    ``context`` is the value of the ``realtime-comments`` context key (a mapping of stage name to
+    camelCase overrides). ``logRetentionDays`` is accepted for ``log_retention``.
+    """
+    if name not in _BASE:
+        raise ValueError(f"unknown stage {name!r}; expected one of {STAGES}")
+    base = _BASE[name]
+    overrides = dict((context or {}).get(name) or {})
+    fields = {f.name for f in dataclasses.fields(StageConfig)} - {"name"}
+    changes: dict[str, Any] = {}
+    for raw_key, value in overrides.items():
+        key = _snake(raw_key)
+        if key == "log_retention_days":
+            key = "log_retention"
+        if key not in fields:
+            raise ValueError(f"unknown setting {raw_key!r} in context {CONTEXT_KEY}.{name}")
+        changes[key] = _coerce(base, key, value)
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def all_stage_configs(context: Mapping[str, Any] | None = None) -> dict[str, StageConfig]:
+    return {name: get_stage_config(name, context) for name in STAGES}

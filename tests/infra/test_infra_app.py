@@ -1,0 +1,310 @@
+"""The whole app (every stage), synthesized once per session (see conftest.synthesized)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Annotations, Match
+from infra_helpers import STAGE_NAMES, normalize_template, resources_of
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from stacks.nag_suppressions import NAG_REASONS
+from stacks.realtime_comments_stack import STATEFUL_LOGICAL_IDS
+
+ALL_FUNCTION_HANDLERS = {
+    "handlers.authorizer.handler",
+    "handlers.ws_connect.handler",
+    "handlers.ws_disconnect.handler",
+    "handlers.ws_actions.handler",
+    "handlers.ws_default.handler",
+    "handlers.comments_api.handler",
+    "handlers.broadcast_endpoint.handler",
+    "handlers.stream_broadcaster.handler",
+    "handlers.fanout_worker.handler",
+}
+
+# design.md "Environment variables": what each function must receive (besides POWERTOOLS_*).
+EXPECTED_ENV = {
+    "handlers.authorizer.handler": {"JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL", "ALLOWED_ORIGINS"},
+    "handlers.ws_connect.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "CONNECTION_TTL_SECONDS",
+    },
+    "handlers.ws_disconnect.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL"},
+    "handlers.ws_actions.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "COMMENTS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "CONNECTION_TTL_SECONDS",
+        "COMMENTS_PAGE_SIZE",
+    },
+    "handlers.ws_default.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL"},
+    "handlers.comments_api.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "COMMENTS_TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+        "COMMENTS_PAGE_SIZE",
+    },
+    "handlers.broadcast_endpoint.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "FANOUT_QUEUE_URL",
+        "FANOUT_INLINE_LIMIT",
+        "FANOUT_BATCH_SIZE",
+        "SEND_CONCURRENCY",
+    },
+    "handlers.stream_broadcaster.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "COMMENTS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "FANOUT_QUEUE_URL",
+        "FANOUT_INLINE_LIMIT",
+        "FANOUT_BATCH_SIZE",
+        "SEND_CONCURRENCY",
+    },
+    "handlers.fanout_worker.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "SEND_CONCURRENCY",
+    },
+}
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+# cfn-lint findings that are acknowledged, with the reason. Everything else fails the test.
+CFN_LINT_IGNORED = {
+    "W3005": (
+        "CDK adds an explicit DependsOn from each Lambda function to its execution role and the "
+        "role's default policy, so the policy exists before the function can be invoked; the "
+        "GetAtt on the role already implies half of it. Redundant, harmless."
+    ),
+}
+
+STATEFUL_TYPES = {
+    "ConnectionsTable": "AWS::DynamoDB::Table",
+    "CommentsTable": "AWS::DynamoDB::Table",
+    "IdempotencyTable": "AWS::DynamoDB::Table",
+    "UserPool": "AWS::Cognito::UserPool",
+}
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_stack_names_and_outputs(synthesized, stage):
+    stack = synthesized.stacks[stage]
+    assert stack.stack_name == f"RealtimeComments-{stage}"
+    outputs = synthesized.template_json(stage)["Outputs"]
+    assert set(outputs) == {
+        "WebSocketUrl",
+        "WebSocketCallbackUrl",
+        "HttpApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "BroadcastEndpointUrl",
+    }
+    ws_url = json.dumps(outputs["WebSocketUrl"]["Value"])
+    callback = json.dumps(outputs["WebSocketCallbackUrl"]["Value"])
+    assert "wss://" in ws_url and f"/{stage}" in ws_url
+    assert "https://" in callback and f"/{stage}" in callback and "execute-api" in callback
+    assert "api/v1/broadcast" in json.dumps(outputs["BroadcastEndpointUrl"]["Value"])
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_stateful_logical_ids(synthesized, stage):
+    resources = synthesized.template_json(stage)["Resources"]
+    assert set(STATEFUL_LOGICAL_IDS.values()) == set(STATEFUL_TYPES)
+    for logical_id, type_ in STATEFUL_TYPES.items():
+        assert resources[logical_id]["Type"] == type_, logical_id
+    # Exactly these stateful resources, nothing else stateful hides behind a generated id.
+    assert set(resources_of(synthesized.template_json(stage), "AWS::DynamoDB::Table")) == {
+        "ConnectionsTable",
+        "CommentsTable",
+        "IdempotencyTable",
+    }
+
+
+def test_prod_protects_stateful_resources(synthesized):
+    t = synthesized.templates["prod"]
+    for logical_id in ("ConnectionsTable", "CommentsTable"):
+        resource = t.to_json()["Resources"][logical_id]
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+        assert resource["Properties"]["DeletionProtectionEnabled"] is True
+        assert resource["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+    pool = t.to_json()["Resources"]["UserPool"]
+    assert pool["DeletionPolicy"] == "Retain"
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    t.has_resource(
+        "AWS::Logs::LogGroup", {"DeletionPolicy": "Retain", "Properties": {"RetentionInDays": 180}}
+    )
+    t.resource_count_is("AWS::SNS::Topic", 1)
+
+
+def test_dev_is_disposable(synthesized):
+    t = synthesized.templates["dev"]
+    resources = t.to_json()["Resources"]
+    for logical_id in ("ConnectionsTable", "CommentsTable", "IdempotencyTable", "UserPool"):
+        assert resources[logical_id]["DeletionPolicy"] == "Delete", logical_id
+    for logical_id in ("ConnectionsTable", "CommentsTable"):
+        assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is False
+    t.resource_count_is("AWS::SNS::Topic", 0)
+    assert all(
+        v["DeletionPolicy"] == "Delete" for v in resources_of(t.to_json(), "AWS::Logs::LogGroup").values()
+    )
+
+
+def test_staging_has_pitr(synthesized):
+    resources = synthesized.template_json("staging")["Resources"]
+    for logical_id in ("ConnectionsTable", "CommentsTable"):
+        assert resources[logical_id]["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_functions_match_design(synthesized, stage):
+    functions = resources_of(synthesized.template_json(stage), "AWS::Lambda::Function")
+    by_handler = {f["Properties"]["Handler"]: f["Properties"] for f in functions.values()}
+    assert set(by_handler) == ALL_FUNCTION_HANDLERS
+    for handler, props in by_handler.items():
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["x86_64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        env = set(props["Environment"]["Variables"])
+        assert env == EXPECTED_ENV[handler] | POWERTOOLS_ENV, handler
+        assert props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "realtime-comments"
+        assert props["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "RealtimeComments"
+
+
+def test_stage_values_reach_functions(synthesized):
+    dev = {
+        f["Properties"]["Handler"]: f["Properties"]["Environment"]["Variables"]
+        for f in resources_of(synthesized.template_json("dev"), "AWS::Lambda::Function").values()
+    }
+    assert (
+        dev["handlers.authorizer.handler"]["ALLOWED_ORIGINS"] == "http://localhost:3000,http://127.0.0.1:3000"
+    )
+    assert dev["handlers.ws_connect.handler"]["CONNECTION_TTL_SECONDS"] == "86400"
+    assert dev["handlers.ws_actions.handler"]["COMMENTS_PAGE_SIZE"] == "50"
+    assert dev["handlers.stream_broadcaster.handler"]["FANOUT_INLINE_LIMIT"] == "2000"
+    assert dev["handlers.authorizer.handler"]["JWT_ISSUER"] == {"Fn::GetAtt": ["UserPool", "ProviderURL"]}
+    assert dev["handlers.ws_actions.handler"]["CONNECTIONS_TABLE_NAME"] == {"Ref": "ConnectionsTable"}
+    assert dev["handlers.comments_api.handler"]["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_tags(synthesized, stage):
+    synthesized.templates[stage].has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "Tags": Match.array_with(
+                [{"Key": "Project", "Value": "RealtimeComments"}, {"Key": "Stage", "Value": stage}]
+            )
+        },
+    )
+
+
+def test_dependencies_layer_is_shared_and_stable(synthesized):
+    keys = set()
+    for stage in STAGE_NAMES:
+        layers = resources_of(synthesized.template_json(stage), "AWS::Lambda::LayerVersion")
+        assert list(layers) == [next(iter(layers))] and next(iter(layers)).startswith("DependenciesLayer")
+        keys.add(json.dumps(next(iter(layers.values()))["Properties"]["Content"]["S3Key"]))
+    assert len(keys) == 1  # same custom hash in every stage: requirements + platform only
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_snapshot(synthesized, stage, snapshot):
+    assert normalize_template(synthesized.template_json(stage)) == snapshot(
+        extension_class=JSONSnapshotExtension
+    )
+
+
+# ------------------------------------------------------------------------------------- cdk-nag
+def test_cdk_nag_report_has_no_unacknowledged_finding(synthesized):
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    packs = {r["pluginName"]: r for r in report["pluginReports"]}
+    assert packs["AwsSolutions"]["conclusion"] == "success"
+    assert packs["AwsSolutions"]["violations"] == []
+    reasons = set(NAG_REASONS.values())
+    suppressed = packs["AwsSolutions"]["suppressedViolations"]
+    assert suppressed, "expected the acknowledged findings in the report"
+    for finding in suppressed:
+        assert finding["acknowledgedId"].startswith("AwsSolutions::AwsSolutions-")
+        assert finding["reason"] in reasons, finding["acknowledgedId"]
+    for other in packs.values():
+        assert other["violations"] == [], other["pluginName"]
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_cdk_nag_no_annotations(synthesized, stage):
+    annotations = Annotations.from_stack(synthesized.stacks[stage])
+    assert annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*")) == []
+    assert annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*")) == []
+
+
+def test_cdk_nag_is_enforced(bare_stack):
+    """The plugin is live: an unacknowledged finding fails synthesis."""
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    from stacks.realtime_constructs import ConnectionsStore
+
+    stack = bare_stack()
+    ConnectionsStore(stack, "Connections")  # PITR off, nothing acknowledged: AwsSolutions-DDB3
+    app = stack.node.root
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="DDB3|Validation"):
+        app.synth()
+
+
+# ------------------------------------------------------------------------------------- cfn-lint
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_cfn_lint(synthesized, stage):
+    from cfnlint.api import ManualArgs, lint_file
+
+    template = synthesized.outdir / f"RealtimeComments-{stage}.template.json"
+    matches = lint_file(template, ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    unexpected = [f"{m.rule.id} {m.message} ({m.path})" for m in matches if m.rule.id not in CFN_LINT_IGNORED]
+    assert unexpected == []
+    assert not [m for m in matches if m.rule.id.startswith("E")]
+
+
+_DDB_OPERATIONS = {
+    "put_item": "PutItem",
+    "get_item": "GetItem",
+    "delete_item": "DeleteItem",
+    "update_item": "UpdateItem",
+    "query": "Query",
+    "scan": "Scan",
+    "batch_write_item": "BatchWriteItem",
+    "batch_get_item": "BatchGetItem",
+    "transact_write_items": "TransactWriteItems",
+    "transact_get_items": "TransactGetItems",
+}
+
+
+def test_granted_dynamodb_actions_cover_the_handler_code(synthesized):
+    """Least privilege must not starve the handlers: every DynamoDB operation that the code in
+    lambdas/realtime_comments calls is granted to some function (per-function precision is in
+    stacks/realtime_constructs/_access.py)."""
+    import re
+
+    from infra_helpers import REPO_ROOT
+
+    source = "\n".join(p.read_text() for p in (REPO_ROOT / "lambdas" / "realtime_comments").rglob("*.py"))
+    called = {
+        _DDB_OPERATIONS[op]
+        for op in re.findall(r"\.(\w+)\(", source) + re.findall(r"_paginate\(\s*\"(\w+)\"", source)
+        if op in _DDB_OPERATIONS
+    }
+    called |= {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}  # Powertools idempotency layer
+    granted = set()
+    for policy in resources_of(synthesized.template_json("dev"), "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            granted |= {a.split(":", 1)[1] for a in actions if a.startswith("dynamodb:")}
+    assert called <= granted, called - granted
+    assert "Scan" in granted and "BatchGetItem" not in granted  # nothing broader than needed

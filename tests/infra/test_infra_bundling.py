@@ -1,0 +1,113 @@
+"""The dependencies layer is bundled without Docker, reproducibly, and offline once cached."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacks.realtime_comments_stack import LAYER_CONSTRAINTS
+from stacks.realtime_constructs.lambda_defaults import (
+    LayerPlatform,
+    PipLayerBundling,
+    build_layer_cache,
+    default_code_path,
+    requirements_hash,
+)
+from stacks.realtime_constructs.lambda_defaults.bundling import pip_command
+
+PLATFORM = LayerPlatform()
+
+
+@pytest.fixture
+def requirements(tmp_path: Path) -> Path:
+    path = tmp_path / "requirements.txt"
+    path.write_text("pyjwt[crypto]==2.15.1\n")
+    return path
+
+
+def test_hash_is_content_and_platform_keyed(requirements, tmp_path):
+    h = requirements_hash(requirements, PLATFORM)
+    assert len(h) == 64
+    copy = tmp_path / "other.txt"
+    copy.write_bytes(requirements.read_bytes())
+    assert requirements_hash(copy, PLATFORM) == h  # the path does not matter
+    assert requirements_hash(requirements, LayerPlatform(python_version="3.13")) != h
+    assert requirements_hash(requirements, PLATFORM, LAYER_CONSTRAINTS) != h
+    requirements.write_text("pyjwt[crypto]==2.15.0\n")
+    assert requirements_hash(requirements, PLATFORM) != h
+
+
+def test_pip_command_targets_lambda_platform(requirements, tmp_path):
+    cmd = pip_command(requirements, tmp_path / "python", PLATFORM, LAYER_CONSTRAINTS)
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    joined = " ".join(cmd)
+    for flag in (
+        "--platform manylinux2014_x86_64",
+        "--implementation cp",
+        "--python-version 3.14",
+        "--only-binary=:all:",
+        "--no-compile",
+        f"-c {LAYER_CONSTRAINTS}",
+        f"--target {tmp_path / 'python'}",
+    ):
+        assert flag in joined
+
+
+def test_cached_layer_needs_no_pip(requirements, tmp_path, monkeypatch):
+    cache_root = tmp_path / "layers"
+    key = requirements_hash(requirements, PLATFORM)
+    (cache_root / key / "python" / "jwt").mkdir(parents=True)
+    (cache_root / key / "python" / "jwt" / "__init__.py").write_text("")
+    (cache_root / key / ".complete").write_text(key)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("pip must not run when the cache is complete")
+
+    monkeypatch.setattr(subprocess, "run", no_network)
+    assert build_layer_cache(requirements, cache_root, PLATFORM) == cache_root / key
+    out = tmp_path / "asset"
+    out.mkdir()
+    assert PipLayerBundling(requirements, cache_root, PLATFORM).try_bundle(str(out)) is True
+    assert (out / "python" / "jwt" / "__init__.py").is_file()
+
+
+def test_failed_pip_leaves_no_cache(requirements, tmp_path, monkeypatch):
+    cache_root = tmp_path / "layers"
+
+    def failing(*args, **kwargs):
+        return subprocess.CompletedProcess(args, 1, stdout="", stderr="no network")
+
+    monkeypatch.setattr(subprocess, "run", failing)
+    with pytest.raises(RuntimeError, match="no network"):
+        build_layer_cache(requirements, cache_root, PLATFORM)
+    assert list(cache_root.iterdir()) == []
+
+
+def test_synthesized_layer_holds_cp314_packages(synthesized):
+    """The real layer (built or taken from .build/layers) has pyjwt and cryptography wheels for
+    CPython 3.14 / manylinux x86_64, and no console scripts."""
+    layer_dirs = [p for p in synthesized.outdir.glob("asset.*") if (p / "python" / "jwt").is_dir()]
+    assert len(layer_dirs) == 1
+    python = layer_dirs[0] / "python"
+    assert (python / "cryptography").is_dir()
+    assert not (python / "bin").exists()
+    native = [p.name for p in python.rglob("*.so")]
+    assert any("abi3" in n or "cpython-314" in n for n in native)
+    assert not [n for n in native if "cpython-311" in n]
+
+
+def test_code_asset_is_the_lambdas_directory():
+    path = default_code_path()
+    assert path.name == "lambdas" and (path / "requirements.txt").is_file()
+
+
+def test_code_asset_excludes_build_litter(synthesized):
+    code_dirs = [p for p in synthesized.outdir.glob("asset.*") if (p / "handlers").is_dir()]
+    assert len(code_dirs) == 1
+    root = code_dirs[0]
+    assert (root / "handlers" / "__init__.py").is_file()
+    assert not (root / "requirements.txt").exists()
+    assert not list(root.rglob("__pycache__")) and not list(root.rglob("*.pyc"))
