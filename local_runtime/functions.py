@@ -1,0 +1,345 @@
+"""Lambda function emulation: a pool of warm worker subprocesses per function.
+
+Each worker is its own process with only its function's environment, so one function's
+variables (and module globals, boto3 clients, caches) never leak into another's - the same
+isolation Lambda's execution environments give. Workers stay warm between calls; up to
+``max_workers`` run one function concurrently. A timeout kills the worker (like Lambda's
+sandbox reset) and the next call starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import FunctionSpec
+
+log = logging.getLogger("local_runtime.functions")
+WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
+RESERVED = {
+    "_HANDLER",
+    "LAMBDA_TASK_ROOT",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+}
+
+
+@dataclass
+class InvokeResult:
+    ok: bool
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def error_text(self) -> str:
+        return f"{self.error_type}: {self.error_message}"
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class Worker:
+    def __init__(self, pool: FunctionPool, index: int):
+        self.pool = pool
+        self.index = index
+        self.proc: asyncio.subprocess.Process | None = None
+        self._stderr_task: asyncio.Task[None] | None = None
+        self.init_error: dict[str, Any] | None = None
+        self.init_ms = 0.0
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-u",
+            WORKER_SCRIPT,
+            env=self.pool.env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=64 * 1024 * 1024,
+            cwd=self.pool.env.get("LAMBDA_TASK_ROOT") or None,
+            start_new_session=True,  # a terminal's Ctrl-C goes to the runtime, not to its workers
+        )
+        self._stderr_task = asyncio.create_task(self._forward_stderr())
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=120)  # type: ignore[union-attr]
+        if not line:
+            raise WorkerDied(f"{self.pool.spec.name}: worker exited during init")
+        msg = json.loads(line)
+        self.init_ms = msg.get("initMs", 0.0)
+        self.init_error = msg.get("initError")
+        if self.init_error:
+            log.error(
+                "%s: init failed: %s: %s",
+                self.pool.short,
+                self.init_error["errorType"],
+                self.init_error["errorMessage"],
+            )
+
+    async def _forward_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        fn_log = logging.getLogger(f"fn.{self.pool.short}")
+        while True:
+            line = await self.proc.stderr.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                fn_log.info("%s", text[:2000])
+
+    async def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        await self.proc.stdin.drain()
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise WorkerDied("Runtime exited without providing a reason")
+        return json.loads(line)
+
+    async def kill(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), timeout=5)
+        if self._stderr_task:
+            try:
+                await asyncio.wait_for(self._stderr_task, timeout=1)
+            except (TimeoutError, asyncio.CancelledError):
+                self._stderr_task.cancel()
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None and self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+                await asyncio.wait_for(self.proc.wait(), timeout=0.3)
+            except (TimeoutError, BrokenPipeError, ConnectionResetError):
+                pass
+        await self.kill()
+
+
+class FunctionPool:
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_workers: int = 4):
+        self.spec = spec
+        self.env = env
+        self.short = spec.logical_id[:28]
+        self.max_workers = max(1, max_workers)
+        self._idle: list[Worker] = []
+        self._all: set[Worker] = set()
+        self._count = 0
+        self._cond = asyncio.Condition()
+        self._seq = 0
+        self._starting = 0
+        self._closed = False
+
+    async def _spawn(self) -> Worker:
+        self._seq += 1
+        w = Worker(self, self._seq)
+        self._all.add(w)
+        try:
+            await w.start()
+        except BaseException:
+            self._all.discard(w)
+            await asyncio.shield(w.kill())
+            raise
+        return w
+
+    async def warm(self) -> None:
+        """Start one worker ahead of the first call (Lambda's init phase, done early)."""
+        async with self._cond:
+            if self._count >= self.max_workers or self._idle or self._starting:
+                return
+            self._count += 1
+            self._starting += 1
+        try:
+            w = await self._spawn()
+        except BaseException:
+            async with self._cond:
+                self._count -= 1
+                self._starting -= 1
+                self._cond.notify_all()
+            raise
+        async with self._cond:
+            self._starting -= 1
+            self._idle.append(w)
+            self._cond.notify_all()
+
+    async def _acquire(self) -> Worker:
+        async with self._cond:
+            while True:
+                if self._closed:
+                    raise WorkerDied("runtime is shutting down")
+                if self._idle:
+                    return self._idle.pop()
+                # While a worker is starting, wait for it rather than start another one
+                # (one cold start at a time per function; the pool still grows under load).
+                if self._count < self.max_workers and not self._starting:
+                    self._count += 1
+                    self._starting += 1
+                    break
+                await self._cond.wait()
+        try:
+            w = await self._spawn()
+        except BaseException:
+            async with self._cond:
+                self._count -= 1
+                self._starting -= 1
+                self._cond.notify_all()
+            raise
+        async with self._cond:
+            self._starting -= 1
+            self._cond.notify_all()
+        return w
+
+    async def _release(self, w: Worker, broken: bool) -> None:
+        if broken:
+            self._all.discard(w)
+            await w.kill()
+        async with self._cond:
+            if broken:
+                self._count -= 1
+            else:
+                self._idle.append(w)
+            self._cond.notify_all()
+
+    async def invoke(self, event: Any, timeout: float | None = None) -> InvokeResult:
+        started = time.perf_counter()
+        limit = self.spec.timeout if timeout is None else min(timeout, self.spec.timeout)
+        request_id = str(uuid.uuid4())
+        try:
+            w = await self._acquire()
+        except Exception as exc:  # noqa: BLE001
+            return InvokeResult(False, error_type="Runtime.Unavailable", error_message=str(exc))
+        broken = False
+        try:
+            req = {
+                "id": request_id,
+                "requestId": request_id,
+                "event": event,
+                "deadlineMs": time.time() * 1000 + limit * 1000,
+                "traceId": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+            }
+            try:
+                resp = await asyncio.wait_for(w.invoke(req), timeout=limit)
+            except TimeoutError:
+                broken = True
+                log.error("%s: Task timed out after %.2f seconds", self.short, limit)
+                return InvokeResult(
+                    False,
+                    error_type="Sandbox.Timedout",
+                    error_message=f"Task timed out after {limit:.2f} seconds",
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+            except (WorkerDied, BrokenPipeError, ConnectionResetError) as exc:
+                broken = True
+                return InvokeResult(
+                    False,
+                    error_type="Runtime.ExitError",
+                    error_message=str(exc),
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+            dur = (time.perf_counter() - started) * 1000
+            if resp.get("ok"):
+                return InvokeResult(True, result=resp.get("result"), duration_ms=dur)
+            stack = "".join(resp.get("stackTrace") or []).rstrip()
+            log.error("%s: %s: %s\n%s", self.short, resp.get("errorType"), resp.get("errorMessage"), stack)
+            return InvokeResult(
+                False,
+                error_type=resp.get("errorType"),
+                error_message=resp.get("errorMessage"),
+                duration_ms=dur,
+            )
+        finally:
+            await self._release(w, broken)
+
+    async def close(self) -> None:
+        async with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        await asyncio.gather(*(w.stop() for w in list(self._all)), return_exceptions=True)
+
+
+def build_env(
+    spec: FunctionSpec, code_dir: Path, moto_url: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The complete environment of a function's worker (nothing inherited but PATH/locale)."""
+    env: dict[str, str] = {}
+    for key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(
+        {
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "_HANDLER": spec.handler,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
+            "LOCAL_FUNCTION_ARN": spec.arn,
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": moto_url,
+            "AWS_ENDPOINT_URL_SQS": moto_url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for k, v in spec.environment.items():
+        if k not in RESERVED:
+            env[k] = v
+    if extra:
+        env.update(extra)
+    return env
+
+
+class Functions:
+    """All function pools of the app, by logical id."""
+
+    def __init__(self) -> None:
+        self.pools: dict[str, FunctionPool] = {}
+
+    def add(self, pool: FunctionPool) -> None:
+        self.pools[pool.spec.logical_id] = pool
+
+    async def warm_all(self, first: list[str] | None = None) -> None:
+        results = await asyncio.gather(*(p.warm() for p in self.pools.values()), return_exceptions=True)
+        for pool, res in zip(self.pools.values(), results, strict=True):
+            if isinstance(res, BaseException):
+                log.error("%s: could not start a worker: %s", pool.short, res)
+
+    async def invoke(self, logical_id: str, event: Any, timeout: float | None = None) -> InvokeResult:
+        pool = self.pools.get(logical_id)
+        if pool is None:
+            return InvokeResult(
+                False,
+                error_type="ResourceNotFoundException",
+                error_message=f"function {logical_id} is not running locally",
+            )
+        return await pool.invoke(event, timeout)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.close() for p in self.pools.values()), return_exceptions=True)

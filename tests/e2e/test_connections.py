@@ -1,0 +1,223 @@
+"""Connection lifecycle: missed-message recovery, $disconnect cleanup, 410 cleanup, @connections API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import boto3
+
+from tests.e2e.client import check_comment, connect, post_comment, token, unique
+
+
+async def _info(s: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, Any]:
+    async with s.get(f"{urls['apiUrl']}/__local/info") as r:
+        return await r.json()
+
+
+def _items_of(info: dict[str, Any], connection_id: str) -> list[dict[str, Any]]:
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=info["awsEndpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    table = next(v for k, v in info["tables"].items() if k.startswith("Connections"))
+    return ddb.query(
+        TableName=table,
+        KeyConditionExpression="connectionId = :c",
+        ExpressionAttributeValues={":c": {"S": connection_id}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+async def _ids_of(s: aiohttp.ClientSession, urls: dict[str, str], user: str) -> list[str]:
+    async with s.get(f"{urls['apiUrl']}/__local/websocket/connections") as r:
+        return [c["connectionId"] for c in (await r.json())["connections"] if c["userId"] == user]
+
+
+async def _eventually(check: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def test_subscribe_since_returns_exactly_the_missed_comments(urls: dict[str, str]) -> None:
+    async def scenario() -> None:
+        post_id = unique()
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, "gina")
+            c = await connect(s, urls, tok)
+            await c.subscribe(post_id)
+            for i in range(2):
+                assert (await post_comment(s, urls, tok, post_id, f"before {i}"))[0] == 201
+            await c.wait_for(lambda m: m["type"] == "comment.created" and m["data"]["comment"]["seq"] == 2, 3)
+            last_seen = 2
+            await c.close()
+            missed = [(await post_comment(s, urls, tok, post_id, f"missed {i}"))[1] for i in range(3)]
+            c2 = await connect(s, urls, tok)
+            lst = await c2.subscribe(post_id, since=last_seen)
+            assert lst["data"]["comments"] == missed
+            assert lst["data"]["count"] == 3 and lst["data"]["hasMore"] is False
+            assert [x["seq"] for x in lst["data"]["comments"]] == [3, 4, 5]
+            for x in lst["data"]["comments"]:
+                check_comment(x)
+            full = await c2.subscribe(post_id)
+            assert [x["seq"] for x in full["data"]["comments"]] == [1, 2, 3, 4, 5]
+            await c2.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_disconnect_removes_connection_and_subscriptions(urls: dict[str, str]) -> None:
+    async def scenario() -> None:
+        user = unique("u")
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, user)
+            c = await connect(s, urls, tok)
+            await c.subscribe(unique())
+            await c.subscribe(unique())
+            (cid,) = await _ids_of(s, urls, user)
+            info = await _info(s, urls)
+            items = _items_of(info, cid)
+            assert sorted(i["sk"]["S"].split("#")[0] for i in items) == ["connection", "sub", "sub"]
+            await c.close()
+
+            async def gone() -> bool:
+                return not _items_of(info, cid)
+
+            await _eventually(gone)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> None:
+    async def scenario() -> None:
+        user, post_id = unique("u"), unique()
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, user)
+            vanishing = await connect(s, urls, tok)
+            await vanishing.subscribe(post_id)
+            watcher = await connect(s, urls, tok)
+            await watcher.subscribe(post_id)
+            ids = await _ids_of(s, urls, user)
+            vid = ids[0] if len(vanishing.messages) else ids[0]
+            # Abort the transport: no close frame, and (test control) no $disconnect either, so the
+            # connection item stays behind the way it does when API Gateway loses the client.
+            async with s.post(f"{urls['apiUrl']}/__local/websocket/drop", json={"connectionIds": [vid]}) as r:
+                assert (await r.json())["dropped"] == 1
+            info = await _info(s, urls)
+            assert _items_of(info, vid), "the item must still be there before the broadcast"
+            assert (await post_comment(s, urls, tok, post_id, "anyone there?"))[0] == 201
+            await watcher.wait_type("comment.created", timeout=3, postId=post_id)
+
+            async def cleaned() -> bool:
+                return not _items_of(info, vid)
+
+            await _eventually(cleaned)
+            await watcher.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_connections_api_with_unmodified_boto3(urls: dict[str, str]) -> None:
+    async def scenario() -> None:
+        user = unique("u")
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, user)
+            c = await connect(s, urls, tok)
+            (cid,) = await _ids_of(s, urls, user)
+            api = boto3.client(
+                "apigatewaymanagementapi",
+                endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0] + "/dev",
+                region_name="us-east-1",
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106
+            )
+            await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=b'{"hello":"boto3"}')
+            await c.wait_for(lambda m: m.get("hello") == "boto3", 3)
+            st = await asyncio.to_thread(api.get_connection, ConnectionId=cid)
+            assert st["Identity"]["SourceIp"] == "127.0.0.1" and "ConnectedAt" in st and "LastActiveAt" in st
+            await asyncio.to_thread(api.delete_connection, ConnectionId=cid)
+            await c.wait_closed(5)
+            for call in (
+                lambda: api.post_to_connection(ConnectionId=cid, Data=b"x"),
+                lambda: api.get_connection(ConnectionId="Nope0000000000="),
+            ):
+                try:
+                    await asyncio.to_thread(call)
+                except api.exceptions.GoneException:
+                    pass
+                else:
+                    raise AssertionError("expected GoneException")
+            # also without the stage prefix
+            api2 = boto3.client(
+                "apigatewaymanagementapi",
+                endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0],
+                region_name="us-east-1",
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106
+            )
+            try:
+                await asyncio.to_thread(api2.get_connection, ConnectionId=cid)
+            except api2.exceptions.GoneException:
+                pass
+            else:
+                raise AssertionError("expected GoneException")
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+KILLED_CLIENT = """
+import asyncio, json, sys, aiohttp
+async def main():
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(sys.argv[1])
+        await ws.send_str(json.dumps({"action": "subscribe", "postId": sys.argv[2]}))
+        while json.loads((await ws.receive()).data)["type"] != "comments.list":
+            pass
+        print("subscribed", flush=True)
+        await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+def test_killed_client_is_removed(urls: dict[str, str]) -> None:
+    """A client process killed with SIGKILL sends no close frame; its connection still goes away."""
+    import subprocess
+    import sys
+
+    async def scenario() -> None:
+        user, post_id = unique("u"), unique()
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, user)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                KILLED_CLIENT,
+                f"{urls['websocketUrl']}?token={tok}",
+                post_id,
+                stdout=subprocess.PIPE,
+            )
+            try:
+                line = await asyncio.wait_for(proc.stdout.readline(), 20)  # type: ignore[union-attr]
+                assert line.strip() == b"subscribed"
+                (cid,) = await _ids_of(s, urls, user)
+                info = await _info(s, urls)
+                assert _items_of(info, cid)
+            finally:
+                proc.kill()
+                await proc.wait()
+
+            async def cleaned() -> bool:
+                return not _items_of(info, cid) and not await _ids_of(s, urls, user)
+
+            await _eventually(cleaned, 10)
+
+    asyncio.run(asyncio.wait_for(scenario(), 40))
