@@ -44,7 +44,18 @@ def installed_site(tmp_path_factory) -> Path:
     """The wheel that `pip install <repo>` would install, unpacked as a site directory."""
     wheel_dir = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
         timeout=180,
@@ -69,7 +80,9 @@ def test_wheel_ships_constructs_handler_code_and_layer_pins(installed_site: Path
     assert not list(installed_site.glob("tests")), "tests must not ship in the wheel"
 
 
-def test_installed_construct_synthesizes_alone_with_its_handler_code(installed_site: Path, tmp_path: Path) -> None:
+def test_installed_construct_synthesizes_alone_with_its_handler_code(
+    installed_site: Path, tmp_path: Path
+) -> None:
     consumer = tmp_path / "consumer"
     consumer.mkdir()
     (consumer / "consumer_app.py").write_text(CONSUMER_APP)
