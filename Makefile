@@ -8,7 +8,7 @@ STAGE ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/out -prune -o -path frontend/.next -prune -o -type f -print 2>/dev/null)
+FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/out -prune -o -path frontend/.next -prune -o -path frontend/test-results -prune -o -type f -print 2>/dev/null)
 
 .PHONY: setup setup-python setup-node setup-browser dev synth test test-python test-frontend test-browser lint deploy diff bench clean
 
@@ -43,23 +43,28 @@ frontend/out/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
 dev: setup-python frontend/out/index.html
 	$(PYTHON) -m local_runtime --stage dev $(ARGS)
 
+CDK_SOURCES := app.py cdk.json $(shell find stacks lambdas -name '*.py' -o -name '*.txt' 2>/dev/null)
+
 ## Synthesize every stage into cdk.out (offline, no credentials).
-synth: setup-python
+synth: cdk.out/RealtimeComments-dev.template.json
+cdk.out/RealtimeComments-dev.template.json: $(VENV)/.installed $(CDK_SOURCES)
 	CDK_OUTDIR=cdk.out $(PYTHON) app.py
+	touch $@
 
 lint: setup-python frontend/node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks
 	cd frontend && npm run lint && npm run typecheck
 
-test-python: setup-python
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+# The end-to-end suites run the templates synthesized once into cdk.out.
+test-python: setup-python synth
+	E2E_CDK_OUT=cdk.out $(PYTHON) -m pytest -q -p no:cacheprovider
 
 test-frontend: frontend/node_modules/.installed
 	cd frontend && npm test
 
-test-browser: setup-python setup-browser frontend/out/index.html
-	cd frontend && npm run test:browser
+test-browser: setup-python setup-browser synth frontend/out/index.html
+	cd frontend && E2E_NO_SYNTH=1 npm run test:browser
 
 ## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests.
 test: setup lint test-python test-frontend test-browser

@@ -1,0 +1,5 @@
+import { RealtimeApp } from "@/components/RealtimeApp";
+
+export default function Page() {
+  return <RealtimeApp />;
+}
