@@ -17,6 +17,7 @@ from .realtime_constructs import (
     CommentsStore,
     ConnectionsStore,
     FunctionDefaults,
+    HostedSignIn,
     Identity,
     Monitoring,
     MonitoringThresholds,
@@ -68,7 +69,9 @@ class RealtimeCommentsStack(Stack):
             self,
             "Identity",
             user_pool_options=UserPoolOptions(
-                removal_policy=config.removal_policy, deletion_protection=config.deletion_protection
+                removal_policy=config.removal_policy,
+                deletion_protection=config.deletion_protection,
+                hosted_sign_in=_hosted_sign_in(config),
             ),
         )
         self.websocket = WebSocketApi(
@@ -203,9 +206,23 @@ class RealtimeCommentsStack(Stack):
         assert user_pool is not None and client is not None  # this stack always uses Cognito
         CfnOutput(self, "UserPoolId", value=user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=client.user_pool_client_id)
+        if self.identity.hosted_sign_in_url:
+            CfnOutput(
+                self,
+                "CognitoDomainUrl",
+                value=self.identity.hosted_sign_in_url,
+                description="Hosted sign-in base URL (the frontend's cognitoDomain)",
+            )
         CfnOutput(
             self,
             "BroadcastEndpointUrl",
             value=self.api.broadcast_endpoint_url,
             description="IAM (SigV4) authorized POST endpoint for other services",
         )
+
+
+def _hosted_sign_in(config: StageConfig) -> HostedSignIn | None:
+    if not config.cognito_domain_prefix:
+        return None
+    site_urls = tuple(origin.rstrip("/") + "/" for origin in config.allowed_origins)
+    return HostedSignIn(domain_prefix=config.cognito_domain_prefix, callback_urls=site_urls)

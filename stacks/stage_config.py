@@ -78,6 +78,9 @@ class StageConfig:
     log_level: str = "INFO"
     lambda_memory_mb: int = 256
     alarm_email: str | None = None
+    # Cognito hosted sign-in for the browser app: a globally unique domain prefix, so no default.
+    # Its callback URLs are the allowed origins (each with a trailing slash).
+    cognito_domain_prefix: str | None = None
     # Create the SNS topic that alarm actions publish to.
     alarm_topic: bool = False
     # Set the account-level API Gateway CloudWatch Logs role (needed once per account and

@@ -11,7 +11,7 @@ from .broadcaster import Broadcaster, BroadcasterOptions
 from .comments_api import CommentsApi, CommentsApiOptions
 from .comments_store import CommentsStore
 from .connections_store import ConnectionsStore, TableOptions
-from .identity import Identity, OidcIssuer, UserPoolOptions
+from .identity import HostedSignIn, Identity, OidcIssuer, UserPoolOptions
 from .lambda_defaults import DependenciesLayer, FunctionDefaults, ServiceFunction
 from .monitoring import Monitoring, MonitoringThresholds
 from .websocket_api import WebSocketApi, WebSocketApiOptions
@@ -25,6 +25,7 @@ __all__ = [
     "ConnectionsStore",
     "DependenciesLayer",
     "FunctionDefaults",
+    "HostedSignIn",
     "Identity",
     "Monitoring",
     "MonitoringThresholds",

@@ -20,6 +20,7 @@ from stacks.realtime_constructs import (
     CommentsStore,
     ConnectionsStore,
     FunctionDefaults,
+    HostedSignIn,
     Identity,
     Monitoring,
     MonitoringThresholds,
@@ -200,6 +201,40 @@ def test_identity_builds_user_pool_and_client(bare_stack):
         "Fn::GetAtt": [stack.resolve(identity.user_pool.node.default_child.logical_id), "ProviderURL"]
     }
     assert identity.user_pool is not None and identity.user_pool_client is not None
+
+
+def test_identity_without_hosted_sign_in_has_no_domain_and_no_oauth(bare_stack):
+    stack = bare_stack()
+    identity = Identity(stack, "Identity")
+    t = Template.from_stack(stack)
+    t.resource_count_is("AWS::Cognito::UserPoolDomain", 0)
+    t.has_resource_properties("AWS::Cognito::UserPoolClient", {"AllowedOAuthFlows": Match.absent()})
+    assert identity.hosted_sign_in_url is None
+
+
+def test_identity_with_hosted_sign_in_adds_domain_and_implicit_flow(bare_stack):
+    stack = bare_stack()
+    identity = Identity(
+        stack,
+        "Identity",
+        user_pool_options=UserPoolOptions(
+            hosted_sign_in=HostedSignIn(
+                domain_prefix="comments-example", callback_urls=("https://comments.example.com/",)
+            )
+        ),
+    )
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": "comments-example"})
+    t.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {
+            "AllowedOAuthFlows": Match.array_with(["implicit"]),
+            "AllowedOAuthScopes": Match.array_with(["openid"]),
+            "CallbackURLs": ["https://comments.example.com/"],
+            "LogoutURLs": ["https://comments.example.com/"],
+        },
+    )
+    assert identity.hosted_sign_in_url is not None
 
 
 def test_identity_with_oidc_issuer(bare_stack):

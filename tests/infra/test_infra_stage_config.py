@@ -86,3 +86,9 @@ def test_validation_of_values():
     with pytest.raises(ValueError):
         dataclasses.replace(dev, allowed_origins=())
     assert isinstance(dev, StageConfig)
+
+
+def test_cognito_domain_prefix_is_off_by_default_and_set_from_context():
+    assert all(get_stage_config(name).cognito_domain_prefix is None for name in STAGES)
+    config = get_stage_config("prod", {"prod": {"cognitoDomainPrefix": "comments-example-prod"}})
+    assert config.cognito_domain_prefix == "comments-example-prod"

@@ -1,3 +1,3 @@
-from .identity import Identity, OidcIssuer, UserPoolOptions
+from .identity import HostedSignIn, Identity, OidcIssuer, UserPoolOptions
 
-__all__ = ["Identity", "OidcIssuer", "UserPoolOptions"]
+__all__ = ["HostedSignIn", "Identity", "OidcIssuer", "UserPoolOptions"]

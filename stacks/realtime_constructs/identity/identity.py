@@ -25,6 +25,22 @@ class OidcIssuer:
 
 
 @dataclass(frozen=True)
+class HostedSignIn:
+    """Cognito's hosted sign-in page for a browser app (the frontend's implicit flow).
+
+    :param domain_prefix: the Cognito domain ``https://<prefix>.auth.<region>.amazoncognito.com``;
+        globally unique across AWS, so it has no default.
+    :param callback_urls: where Cognito may send the ID token back (the site URL exactly, e.g.
+        ``https://comments.example.com/``).
+    :param logout_urls: where sign-out may return to; default ``callback_urls``.
+    """
+
+    domain_prefix: str
+    callback_urls: tuple[str, ...]
+    logout_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class UserPoolOptions:
     """How ``Identity`` builds its Cognito user pool (ignored with an existing pool or issuer).
 
@@ -36,6 +52,8 @@ class UserPoolOptions:
     :param id_token_validity: default 1 hour (also the access token's).
     :param refresh_token_validity: default 30 days.
     :param user_pool_name: default generated.
+    :param hosted_sign_in: default ``None``: no Cognito domain and no OAuth on the app client
+        (sign-in through SRP from your own UI).
     """
 
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
@@ -46,6 +64,7 @@ class UserPoolOptions:
     id_token_validity: Duration = Duration.hours(1)
     refresh_token_validity: Duration = Duration.days(30)
     user_pool_name: str | None = None
+    hosted_sign_in: HostedSignIn | None = None
 
 
 class Identity(Construct):
@@ -60,7 +79,8 @@ class Identity(Construct):
     Combining ``oidc_issuer``, an existing pool and ``user_pool_options`` raises ``ValueError``.
 
     Attributes: ``issuer`` (the tokens' ``iss``), ``audience`` (``aud``/client id), ``jwks_url``,
-    ``user_pool`` and ``user_pool_client`` (``None`` with an OIDC issuer).
+    ``user_pool`` and ``user_pool_client`` (``None`` with an OIDC issuer), ``hosted_sign_in_url``
+    (the Cognito domain's base URL with ``UserPoolOptions.hosted_sign_in``, else ``None``).
     """
 
     def __init__(
@@ -88,6 +108,7 @@ class Identity(Construct):
 
         self.user_pool: cognito.IUserPool | None = None
         self.user_pool_client: cognito.IUserPoolClient | None = None
+        self.hosted_sign_in_url: str | None = None
 
         if oidc_issuer is not None:
             self.issuer = oidc_issuer.issuer_url
@@ -103,19 +124,28 @@ class Identity(Construct):
             self.user_pool_client = existing_user_pool_client
         else:
             opts = user_pool_options or UserPoolOptions()
+            hosted = opts.hosted_sign_in
             self.user_pool_client = cognito.UserPoolClient(
                 self,
                 "UserPoolClient",
                 user_pool=self.user_pool,
                 generate_secret=False,
                 auth_flows=cognito.AuthFlow(user_srp=True),
-                disable_o_auth=True,
+                disable_o_auth=hosted is None,
+                o_auth=None if hosted is None else _hosted_sign_in_oauth(hosted),
                 prevent_user_existence_errors=True,
                 id_token_validity=opts.id_token_validity,
                 access_token_validity=opts.id_token_validity,
                 refresh_token_validity=opts.refresh_token_validity,
                 enable_token_revocation=True,
             )
+        hosted = (user_pool_options or UserPoolOptions()).hosted_sign_in
+        if hosted is not None and isinstance(self.user_pool, cognito.UserPool):
+            domain = self.user_pool.add_domain(
+                "HostedSignInDomain",
+                cognito_domain=cognito.CognitoDomainOptions(domain_prefix=hosted.domain_prefix),
+            )
+            self.hosted_sign_in_url = domain.base_url()
         if isinstance(self.user_pool, cognito.UserPool):
             self.issuer = self.user_pool.user_pool_provider_url
         else:
@@ -152,3 +182,14 @@ class Identity(Construct):
             removal_policy=opts.removal_policy,
             deletion_protection=opts.deletion_protection,
         )
+
+
+def _hosted_sign_in_oauth(hosted: HostedSignIn) -> cognito.OAuthSettings:
+    # The browser app receives the ID token in the URL fragment (implicit grant); the code grant
+    # is enabled too so that a server-side app can use the same client.
+    return cognito.OAuthSettings(
+        flows=cognito.OAuthFlows(implicit_code_grant=True, authorization_code_grant=True),
+        scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+        callback_urls=list(hosted.callback_urls),
+        logout_urls=list(hosted.logout_urls or hosted.callback_urls),
+    )
