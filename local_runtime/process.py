@@ -122,17 +122,7 @@ class RuntimeProcess:
 
 
 def synthesize(out_dir: Path) -> float:
-    started = time.perf_counter()
-    env = dict(os.environ, CDK_OUTDIR=str(out_dir), JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="1")
-    proc = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,  # noqa: S603
-        timeout=600,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"synth failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - started
+    """Synthesize the app into ``out_dir`` (the runtime's own synth step); seconds taken."""
+    from .runtime import synthesize as synthesize_app
+
+    return synthesize_app(Path(out_dir))
