@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ConfigDict, field_validator
-from realtime_comments.api.errors import ApiError, error_response, json_response
+from realtime_comments.api.errors import ApiError, json_response, register_error_handlers
 from realtime_comments.api.request import parse_body
 from realtime_comments.broadcasting.publish import publish
 from realtime_comments.envelope import MAX_MESSAGE_BYTES, byte_size, encode_message
@@ -43,20 +43,7 @@ def broadcast() -> Response:
     return json_response(202, {"status": "accepted", "recipients": outcome.recipients})
 
 
-@app.exception_handler(ApiError)
-def _api_error(error: ApiError) -> Response:
-    return error_response(error.status, error.code, error.message)
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
-    logger.exception("unexpected error")
-    return error_response(500, "INTERNAL_ERROR", "internal error")
-
-
-@app.not_found
-def _no_route(error: Exception) -> Response:
-    return error_response(404, "NOT_FOUND", "no such route")
+register_error_handlers(app, logger)
 
 
 @entry_point

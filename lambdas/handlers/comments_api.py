@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from realtime_comments import aws_clients
-from realtime_comments.api.errors import ApiError, bad_request, error_response, json_response
+from realtime_comments.api.errors import bad_request, error_response, json_response, register_error_handlers
 from realtime_comments.api.request import caller_id, header, parse_body, query_int
 from realtime_comments.comments import service
 from realtime_comments.comments.idempotency import CONFIG as IDEMPOTENCY_CONFIG
@@ -116,11 +116,6 @@ def connection_count() -> Response:
     return json_response(200, {"status": "ok", "count": connections.count_connections()})
 
 
-@app.exception_handler(ApiError)
-def _api_error(error: ApiError) -> Response:
-    return error_response(error.status, error.code, error.message)
-
-
 @app.exception_handler(service.CommentNotFound)
 def _not_found(error: service.CommentNotFound) -> Response:
     return error_response(404, "NOT_FOUND", "comment not found")
@@ -145,16 +140,7 @@ def _in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
     )
 
 
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
-    # The stack goes to the log only; the client gets the contract's error shape.
-    logger.exception("unexpected error")
-    return error_response(500, "INTERNAL_ERROR", "internal error")
-
-
-@app.not_found
-def _no_route(error: Exception) -> Response:
-    return error_response(404, "NOT_FOUND", "no such route")
+register_error_handlers(app, logger)
 
 
 @entry_point

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
 
@@ -42,3 +43,21 @@ def describe_validation_error(error: ValidationError) -> str:
             message = "unknown field"
         parts.append(f"{location}: {message.removeprefix('Value error, ')}")
     return "; ".join(parts) or "invalid request body"
+
+
+def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
+    """The error mapping every HTTP handler shares: ApiError as itself, unknown routes as 404,
+    anything unexpected as a 500 whose stack goes to the log only (never to the client)."""
+
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.code, error.message)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unexpected error")
+        return error_response(500, "INTERNAL_ERROR", "internal error")
+
+    @app.not_found
+    def _no_route(error: Exception) -> Response:
+        return error_response(404, "NOT_FOUND", "no such route")
