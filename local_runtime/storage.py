@@ -28,6 +28,40 @@ def _quiet_moto_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+# DynamoDB applies each single-item write atomically (UpdateItem ADD, conditional PutItem); moto's
+# threaded server interleaves concurrent requests and loses updates: 20 writers creating comments
+# on one post got duplicate seqs and 500s (benchmarks/README.md). DynamoDB calls run one at a time.
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _serialized_moto_server(host: str) -> Any:
+    from moto.server import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        ThreadedMotoServer,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+
+            def serialized(environ: dict[str, Any], start_response: Any) -> Any:
+                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):  # not SQS long polls
+                    with _DYNAMODB_LOCK:
+                        return list(app(environ, start_response))
+                return app(environ, start_response)
+
+            self._server = make_server(
+                self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerializedMotoServer(ip_address=host, port=0, verbose=False)
+
+
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1"):
         os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
@@ -35,9 +69,7 @@ class MotoServer:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         _quiet_moto_logging()
-        from moto.server import ThreadedMotoServer
-
-        self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+        self._server = _serialized_moto_server(host)
         self._server.start()
         h, port = self._server.get_host_and_port()
         self.url = f"http://{h}:{port}"
@@ -211,22 +243,23 @@ def sweep_expired(ddb: Any, spec: TableSpec, now: float | None = None) -> int:
                         expired.append(item)
                 except ValueError:
                     continue
-        for item in expired:
-            table.delete_item(item.hash_key, item.range_key)
-            shard = table.stream_shard
-            if shard is not None:
-                keys = {table.hash_key_attr: item.hash_key.to_json()}
-                if table.range_key_attr is not None:
-                    keys[table.range_key_attr] = item.range_key.to_json()  # type: ignore[union-attr]
-                for rec in reversed(shard.items[-200:]):
-                    r = rec.record
-                    if (
-                        r["eventName"] == "REMOVE"
-                        and r["dynamodb"]["Keys"] == keys
-                        and "userIdentity" not in r
-                    ):
-                        r["userIdentity"] = dict(TTL_IDENTITY)
-                        break
+        with _DYNAMODB_LOCK:  # no request may interleave with the sweep
+            for item in expired:
+                table.delete_item(item.hash_key, item.range_key)
+                shard = table.stream_shard
+                if shard is not None:
+                    keys = {table.hash_key_attr: item.hash_key.to_json()}
+                    if table.range_key_attr is not None:
+                        keys[table.range_key_attr] = item.range_key.to_json()  # type: ignore[union-attr]
+                    for rec in reversed(shard.items[-200:]):
+                        r = rec.record
+                        if (
+                            r["eventName"] == "REMOVE"
+                            and r["dynamodb"]["Keys"] == keys
+                            and "userIdentity" not in r
+                        ):
+                            r["userIdentity"] = dict(TTL_IDENTITY)
+                            break
         return len(expired)
     except (ImportError, AttributeError, KeyError) as exc:  # pragma: no cover - moto changed
         log.debug("TTL sweep via boto3 (%s)", exc)

@@ -100,3 +100,13 @@ def test_token_is_never_logged(jwt_issuer, capsys):
         authorizer.handler(authorizer_event(token, ALLOWED_ORIGIN), None)
     captured = capsys.readouterr()
     assert token not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("malformed", ["token=abc", ["token"], 7])
+def test_malformed_query_string_or_headers_are_unauthorized_not_a_crash(jwt_issuer, malformed):
+    event = authorizer_event(jwt_issuer.mint(), ALLOWED_ORIGIN)
+    event["queryStringParameters"] = malformed
+    event["headers"] = malformed
+    event["multiValueHeaders"] = {"Origin": malformed}
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.handler(event, None)

@@ -6,7 +6,6 @@ import json
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ValidationError
 from realtime_comments.api.errors import ApiError, bad_request, describe_validation_error
 
@@ -32,7 +31,7 @@ def json_object(event: APIGatewayProxyEventV2) -> dict[str, Any]:
 def parse_body(event: APIGatewayProxyEventV2, model: type[Model]) -> Model:
     """The body validated by a Pydantic model (Powertools parser); 400 with every problem listed."""
     try:
-        return parse(event=json_object(event), model=model)
+        return model.model_validate(json_object(event))
     except ValidationError as exc:
         raise bad_request(describe_validation_error(exc)) from exc
 

@@ -17,20 +17,26 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
+def _mapping(event: dict[str, Any], key: str) -> dict[str, Any]:
+    # A malformed event must be refused like a missing token, never crash the authorizer.
+    value = event.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def header(event: dict[str, Any], name: str) -> str | None:
     """A header value, looked up case-insensitively (clients and proxies vary the case)."""
     wanted = name.lower()
-    for key, value in (event.get("headers") or {}).items():
+    for key, value in _mapping(event, "headers").items():
         if isinstance(key, str) and key.lower() == wanted:
             return value if isinstance(value, str) else None
-    for key, values in (event.get("multiValueHeaders") or {}).items():
-        if isinstance(key, str) and key.lower() == wanted and values:
+    for key, values in _mapping(event, "multiValueHeaders").items():
+        if isinstance(key, str) and key.lower() == wanted and isinstance(values, list) and values:
             return values[0] if isinstance(values[0], str) else None
     return None
 
 
 def query_token(event: dict[str, Any]) -> str | None:
-    token = (event.get("queryStringParameters") or {}).get("token")
+    token = _mapping(event, "queryStringParameters").get("token")
     return token if isinstance(token, str) and token else None
 
 
