@@ -165,6 +165,12 @@ class FunctionPool:
                 return
             self._count += 1
             self._starting += 1
+        await self._spawn_reserved(park_idle=True)
+
+    async def _spawn_reserved(self, *, park_idle: bool) -> Worker:
+        """Start a worker for a slot already counted in ``_count`` and ``_starting``; give the slot
+        back if it fails to start. ``park_idle`` puts the new worker in the idle list in the same
+        critical section, so no caller sees it neither starting nor idle."""
         try:
             w = await self._spawn()
         except BaseException:
@@ -175,8 +181,10 @@ class FunctionPool:
             raise
         async with self._cond:
             self._starting -= 1
-            self._idle.append(w)
+            if park_idle:
+                self._idle.append(w)
             self._cond.notify_all()
+        return w
 
     async def _acquire(self) -> Worker:
         async with self._cond:
@@ -192,18 +200,7 @@ class FunctionPool:
                     self._starting += 1
                     break
                 await self._cond.wait()
-        try:
-            w = await self._spawn()
-        except BaseException:
-            async with self._cond:
-                self._count -= 1
-                self._starting -= 1
-                self._cond.notify_all()
-            raise
-        async with self._cond:
-            self._starting -= 1
-            self._cond.notify_all()
-        return w
+        return await self._spawn_reserved(park_idle=False)
 
     async def _release(self, w: Worker, broken: bool) -> None:
         if broken:
