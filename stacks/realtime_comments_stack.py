@@ -28,11 +28,11 @@ from .realtime_constructs import (
 )
 from .stage_config import StageConfig
 
-# Stable logical ids of the stateful resources (asserted by tests/infra): renaming a construct
-# must never replace a table or the user pool.
 # Exact versions of the dependencies layer's transitive packages (pip constraints).
 LAYER_CONSTRAINTS = Path(__file__).resolve().parent / "layer-constraints.txt"
 
+# Stable logical ids of the stateful resources (asserted by tests/infra): renaming a construct
+# must never replace a table or the user pool.
 STATEFUL_LOGICAL_IDS = {
     "connections_table": "ConnectionsTable",
     "comments_table": "CommentsTable",
