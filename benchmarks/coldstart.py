@@ -20,19 +20,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import LAMBDAS, ROOT, Row, handler_env, median
+from benchmarks.common import HANDLERS, LAMBDAS, ROOT, Row, handler_env, median
 
-HANDLERS = [
-    "authorizer",
-    "ws_connect",
-    "ws_disconnect",
-    "ws_actions",
-    "ws_default",
-    "comments_api",
-    "broadcast_endpoint",
-    "stream_broadcaster",
-    "fanout_worker",
-]
 SENDERS = {"ws_actions", "ws_default", "broadcast_endpoint", "stream_broadcaster", "fanout_worker"}
 NO_DYNAMODB = {"authorizer", "ws_default"}
 QUEUE_USERS = {"broadcast_endpoint", "stream_broadcaster"}

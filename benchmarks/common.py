@@ -13,6 +13,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # BENCH_LAMBDAS: benchmark a patched copy of the code asset instead (to measure a proposed change).
 LAMBDAS = os.environ.get("BENCH_LAMBDAS") or os.path.join(ROOT, "lambdas")
 
+# The handler modules of lambdas/handlers that the cold-start and warm-cost benchmarks measure.
+HANDLERS = [
+    "authorizer",
+    "ws_connect",
+    "ws_disconnect",
+    "ws_actions",
+    "ws_default",
+    "comments_api",
+    "broadcast_endpoint",
+    "stream_broadcaster",
+    "fanout_worker",
+]
+
 
 def add_lambdas_to_path() -> None:
     for path in (ROOT, LAMBDAS):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import Row, apply_env, handler_env, median
+from benchmarks.common import HANDLERS, Row, apply_env, handler_env, median
 from benchmarks.events import (
     FakeContext,
     LocalIssuer,
@@ -104,17 +104,7 @@ def run(invocations: int = 30, log: Callable[[str], None] = print) -> tuple[list
 
             token = issuer.token("alice")
             h: dict[str, Callable[[dict], Any]] = {}
-            for module in (
-                "authorizer",
-                "ws_connect",
-                "ws_disconnect",
-                "ws_actions",
-                "ws_default",
-                "comments_api",
-                "broadcast_endpoint",
-                "stream_broadcaster",
-                "fanout_worker",
-            ):
+            for module in HANDLERS:
                 try:
                     h[module] = handler(module)
                 except Exception as exc:  # noqa: BLE001 - reported as a row

@@ -185,6 +185,32 @@ class Tables:
         }
 
 
+def handler_environment(
+    tables: Tables, callback_url: str, issuer: Any, *, allowed_origins: str, log_level: str = "WARNING"
+) -> dict[str, str]:
+    """The environment every function reads (docs/design.md), wired to the test servers."""
+    return {
+        "CONNECTIONS_TABLE_NAME": tables.connections,
+        "COMMENTS_TABLE_NAME": tables.comments,
+        "IDEMPOTENCY_TABLE_NAME": tables.idempotency,
+        "WEBSOCKET_CALLBACK_URL": callback_url,
+        "CONNECTION_TTL_SECONDS": "86400",
+        "COMMENTS_PAGE_SIZE": "50",
+        "JWT_ISSUER": issuer.issuer,
+        "JWT_AUDIENCE": issuer.audience,
+        "JWKS_URL": issuer.jwks_url,
+        "ALLOWED_ORIGINS": allowed_origins,
+        "FANOUT_QUEUE_URL": "",
+        "FANOUT_INLINE_LIMIT": "2000",
+        "FANOUT_BATCH_SIZE": "1000",
+        "SEND_CONCURRENCY": "16",
+        "POWERTOOLS_SERVICE_NAME": "realtime-comments",
+        "POWERTOOLS_METRICS_NAMESPACE": "RealtimeComments",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": log_level,
+    }
+
+
 @pytest.fixture
 def tables(dynamodb_client: Any) -> Tables:
     suffix = uuid.uuid4().hex[:10]

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from handler_helpers import ALLOWED_ORIGIN
 
+from tests.conftest import handler_environment
+
 
 @pytest.fixture(autouse=True)
 def handler_env(
@@ -16,26 +18,9 @@ def handler_env(
 ) -> Iterator[dict[str, str]]:
     from realtime_comments.settings import Settings
 
-    env = {
-        "CONNECTIONS_TABLE_NAME": tables.connections,
-        "COMMENTS_TABLE_NAME": tables.comments,
-        "IDEMPOTENCY_TABLE_NAME": tables.idempotency,
-        "WEBSOCKET_CALLBACK_URL": connections_sink.url,
-        "CONNECTION_TTL_SECONDS": "86400",
-        "COMMENTS_PAGE_SIZE": "50",
-        "JWT_ISSUER": jwt_issuer.issuer,
-        "JWT_AUDIENCE": jwt_issuer.audience,
-        "JWKS_URL": jwt_issuer.jwks_url,
-        "ALLOWED_ORIGINS": f"{ALLOWED_ORIGIN},http://localhost:3000",
-        "FANOUT_QUEUE_URL": "",
-        "FANOUT_INLINE_LIMIT": "2000",
-        "FANOUT_BATCH_SIZE": "1000",
-        "SEND_CONCURRENCY": "16",
-        "POWERTOOLS_SERVICE_NAME": "realtime-comments",
-        "POWERTOOLS_METRICS_NAMESPACE": "RealtimeComments",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+    env = handler_environment(
+        tables, connections_sink.url, jwt_issuer, allowed_origins=f"{ALLOWED_ORIGIN},http://localhost:3000"
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     Settings.clear_cache()

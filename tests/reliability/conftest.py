@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from benchmarks.servers import SinkProcess, create_tables
+from tests.conftest import Tables, handler_environment
 
 
 def clear_project_caches() -> None:
@@ -35,72 +36,36 @@ def clear_project_caches() -> None:
     aws_clients.clear_cache()
 
 
-@dataclass
-class RelEnv:
-    """One module's wiring: table names, the env applied, and helpers to read the tables."""
+@dataclass(frozen=True)
+class RelEnv(Tables):
+    """One module's tables (with their scan/snapshot helpers) and the environment applied."""
 
-    connections: str
-    comments: str
-    idempotency: str
-    client: Any
     env: dict[str, str]
-
-    def scan(self, table: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-        while True:
-            page = self.client.scan(**kwargs)
-            items.extend(page.get("Items", []))
-            if not page.get("LastEvaluatedKey"):
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def snapshot(self) -> dict[str, list[str]]:
-        return {
-            name: sorted(json.dumps(item, sort_keys=True) for item in self.scan(name))
-            for name in (self.connections, self.comments, self.idempotency)
-        }
-
-
-def _base_env(tables: dict[str, str], callback_url: str, issuer: Any) -> dict[str, str]:
-    return {
-        "CONNECTIONS_TABLE_NAME": tables["connections"],
-        "COMMENTS_TABLE_NAME": tables["comments"],
-        "IDEMPOTENCY_TABLE_NAME": tables["idempotency"],
-        "WEBSOCKET_CALLBACK_URL": callback_url,
-        "CONNECTION_TTL_SECONDS": "86400",
-        "COMMENTS_PAGE_SIZE": "50",
-        "JWT_ISSUER": issuer.issuer,
-        "JWT_AUDIENCE": issuer.audience,
-        "JWKS_URL": issuer.jwks_url,
-        "ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
-        "FANOUT_QUEUE_URL": "",
-        "FANOUT_INLINE_LIMIT": "2000",
-        "FANOUT_BATCH_SIZE": "1000",
-        "SEND_CONCURRENCY": "16",
-        "POWERTOOLS_SERVICE_NAME": "realtime-comments",
-        "POWERTOOLS_METRICS_NAMESPACE": "RealtimeComments",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
-    }
 
 
 @pytest.fixture(scope="module")
 def rel_env(aws_env: str, dynamodb_client: Any, _sink_server: Any, jwt_issuer: Any) -> Iterator[RelEnv]:
     """Fresh tables for this module, the in-process sink and the issuer, in os.environ."""
     suffix = uuid.uuid4().hex[:8]
-    tables = {
-        "connections": f"rel-connections-{suffix}",
-        "comments": f"rel-comments-{suffix}",
-        "idempotency": f"rel-idempotency-{suffix}",
-    }
-    create_tables(aws_env, tables["connections"], tables["comments"], tables["idempotency"])
-    env = _base_env(tables, _sink_server.url, jwt_issuer)
+    tables = Tables(
+        connections=f"rel-connections-{suffix}",
+        comments=f"rel-comments-{suffix}",
+        idempotency=f"rel-idempotency-{suffix}",
+        client=dynamodb_client,
+    )
+    create_tables(aws_env, tables.connections, tables.comments, tables.idempotency)
+    env = handler_environment(
+        tables,
+        _sink_server.url,
+        jwt_issuer,
+        allowed_origins="https://app.example.com,http://localhost:3000",
+        log_level="CRITICAL",
+    )
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
         clear_project_caches()
-        yield RelEnv(tables["connections"], tables["comments"], tables["idempotency"], dynamodb_client, env)
+        yield RelEnv(tables.connections, tables.comments, tables.idempotency, dynamodb_client, env)
     clear_project_caches()
 
 
