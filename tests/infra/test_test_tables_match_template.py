@@ -63,3 +63,21 @@ def test_handler_test_tables_match_the_dev_template(synthesized, logical_id: str
         assert client.time_to_live == {"Enabled": True, "AttributeName": template_ttl["AttributeName"]}
     else:
         assert client.time_to_live is None
+
+
+@pytest.mark.parametrize("logical_id", sorted(LOGICAL_IDS))
+def test_benchmark_tables_match_the_dev_template(synthesized, logical_id: str) -> None:
+    from benchmarks.servers import _table_specs
+
+    table = synthesized.template_json("dev")["Resources"][logical_id]["Properties"]
+    # Named after their logical ids here, so each spec is found by the id under test.
+    specs = {
+        spec["TableName"]: spec
+        for spec in _table_specs("ConnectionsTable", "CommentsTable", "IdempotencyTable")
+    }
+    built = specs[logical_id]
+    assert built["KeySchema"] == table["KeySchema"]
+    assert _indexes(built.get("GlobalSecondaryIndexes")) == _indexes(table.get("GlobalSecondaryIndexes"))
+    assert _indexes(built.get("LocalSecondaryIndexes")) == _indexes(table.get("LocalSecondaryIndexes"))
+    template_stream = table.get("StreamSpecification", {}).get("StreamViewType")
+    assert built.get("StreamSpecification", {}).get("StreamViewType") == template_stream
