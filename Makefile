@@ -39,9 +39,9 @@ frontend/out/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 	touch $@
 
-## Run the whole system locally: synthesizes the dev stage and serves it (Ctrl-C stops it).
-dev: setup-python frontend/out/index.html
-	$(PYTHON) -m local_runtime --stage dev $(ARGS)
+## Run the whole system locally: synthesizes the app if a source changed, then serves the dev stage (Ctrl-C stops it).
+dev: setup-python synth frontend/out/index.html
+	$(PYTHON) -m local_runtime --stage dev --no-synth --cdk-out cdk.out $(ARGS)
 
 CDK_SOURCES := app.py cdk.json $(shell find stacks lambdas -name '*.py' -o -name '*.txt' 2>/dev/null)
 

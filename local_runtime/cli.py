@@ -21,6 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m local_runtime", description="Run the synthesized Realtime Comments stack locally."
     )
     p.add_argument("--stage", default="dev")
+    p.add_argument(
+        "--stack",
+        help="the stack to run (default: the one template in --cdk-out whose name ends in -<stage>)",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--frontend-port", type=int, default=3000, help="0 = pick a free port")
     p.add_argument("--ws-port", type=int, default=3001, help="WebSocket + @connections; 0 = free port")
@@ -49,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="local override of a template environment variable, in every function that has it "
         "(e.g. FANOUT_INLINE_LIMIT=1); repeatable",
     )
+    p.add_argument(
+        "--origins-variable",
+        action="append",
+        metavar="NAME",
+        help="a function variable listing allowed origins, to which the local frontend's origins are "
+        "appended (default: ALLOWED_ORIGINS); repeatable",
+    )
     p.add_argument("--log-level", default="INFO")
     p.add_argument(
         "--quiet-functions", action="store_true", help="hide function log output (errors still shown)"
@@ -76,6 +87,7 @@ def setup_logging(level: str, quiet_functions: bool) -> None:
 async def run(args: argparse.Namespace) -> int:
     opts = Options(
         stage=args.stage,
+        stack=args.stack,
         host=args.host,
         frontend_port=args.frontend_port,
         ws_port=args.ws_port,
@@ -93,6 +105,7 @@ async def run(args: argparse.Namespace) -> int:
         ttl_sweep_interval=args.ttl_sweep_interval,
         wait_warm=args.wait_warm,
         env_overrides=dict(kv.split("=", 1) for kv in args.env),
+        origin_variables=tuple(args.origins_variable or ("ALLOWED_ORIGINS",)),
     )
     rt = Runtime(opts)
     stop = asyncio.Event()

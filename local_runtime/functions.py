@@ -24,6 +24,7 @@ from typing import Any
 from .model import FunctionSpec
 
 log = logging.getLogger("local_runtime.functions")
+SATURATION_LOG_INTERVAL = 10.0
 WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
 RESERVED = {
     "_HANDLER",
@@ -145,6 +146,15 @@ class FunctionPool:
         self._seq = 0
         self._starting = 0
         self._closed = False
+        self._waiting = 0  # calls waiting for a worker now
+        self._waits = 0  # calls that waited since the last saturation line
+        self._most_waiting = 0
+        self._saturation_logged = -SATURATION_LOG_INTERVAL
+
+    @property
+    def worker_count(self) -> int:
+        """Workers running or starting."""
+        return self._count
 
     async def _spawn(self) -> Worker:
         self._seq += 1
@@ -199,8 +209,29 @@ class FunctionPool:
                     self._count += 1
                     self._starting += 1
                     break
-                await self._cond.wait()
+                await self._wait_for_worker()
         return await self._spawn_reserved(park_idle=False)
+
+    async def _wait_for_worker(self) -> None:
+        """Wait (holding ``_cond``) for a worker to come free; say so in the log, at most every 10 s."""
+        self._waiting += 1
+        self._waits += 1
+        self._most_waiting = max(self._most_waiting, self._waiting)
+        now = time.monotonic()
+        if now - self._saturation_logged >= SATURATION_LOG_INTERVAL:
+            log.warning(
+                "%s: all %d workers busy: %d call(s) waited for one since the last such line, "
+                "at most %d at once (raise --workers-per-function for more)",
+                self.short,
+                self.max_workers,
+                self._waits,
+                self._most_waiting,
+            )
+            self._saturation_logged, self._waits, self._most_waiting = now, 0, 0
+        try:
+            await self._cond.wait()
+        finally:
+            self._waiting -= 1
 
     async def _release(self, w: Worker, broken: bool) -> None:
         if broken:

@@ -1,5 +1,6 @@
 """API Gateway HTTP API emulation (payload format 2.0), JWT and AWS_IAM authorizers, CORS,
-plus the local identity endpoints (``/dev/token``, JWKS) and the ``/__local/*`` test controls."""
+plus the local identity endpoints (``/dev/token``, JWKS). The ``/__local/*`` test controls, served on
+the same port, are :mod:`local_runtime.controls`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from .template import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
     from .functions import Functions
-    from .websocket import WebSocketGateway
 
 log = logging.getLogger("local_runtime.http")
 TEXT_TYPES = re.compile(
@@ -91,17 +91,13 @@ class HttpGateway:
         *,
         ready: Any,
         extra_origins: list[str],
-        ws: WebSocketGateway | None,
         domain: str = "",
-        info: Any = None,
     ):
         self.api = api
         self.functions = functions
         self.identity = identity
         self.ready = ready
-        self.ws = ws
         self.domain = domain
-        self.info = info
         self.routes = sorted(
             (CompiledRoute(r) for r in (api.routes.values() if api else [])),
             key=lambda r: r.score,
@@ -122,12 +118,6 @@ class HttpGateway:
         app.router.add_post("/dev/token", self.handle_token)
         app.router.add_get("/cognito/{pool}/.well-known/jwks.json", self.handle_jwks)
         app.router.add_get("/cognito/{pool}/.well-known/openid-configuration", self.handle_oidc)
-        app.router.add_post("/__local/websocket/stop", self.handle_ws_stop)
-        app.router.add_post("/__local/websocket/start", self.handle_ws_start)
-        app.router.add_post("/__local/websocket/drop", self.handle_ws_drop)
-        app.router.add_get("/__local/websocket/connections", self.handle_ws_list)
-        app.router.add_post("/__local/faults", self.handle_faults)
-        app.router.add_get("/__local/info", self.handle_info)
         app.router.add_route("*", "/{tail:.*}", self.handle_api)
 
     # -- CORS -----------------------------------------------------------------------------
@@ -230,42 +220,6 @@ class HttpGateway:
                 "id_token_signing_alg_values_supported": ["RS256"],
             }
         )
-
-    # -- test controls ----------------------------------------------------------------------
-    async def handle_ws_stop(self, request: web.Request) -> web.Response:
-        if self.ws is None:
-            return web.json_response({"closed": 0})
-        self.ws.accepting = False
-        n = await self.ws.close_all()
-        log.info("HTTP POST /__local/websocket/stop -> closed %d", n)
-        return web.json_response({"closed": n, "accepting": False})
-
-    async def handle_ws_start(self, request: web.Request) -> web.Response:
-        if self.ws is not None:
-            self.ws.accepting = True
-        log.info("HTTP POST /__local/websocket/start")
-        return web.json_response({"accepting": True})
-
-    async def handle_ws_drop(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else {}
-        ids = list(body.get("connectionIds") or [])
-        if body.get("userId") and self.ws is not None:
-            ids += [c["connectionId"] for c in self.ws.describe() if c["userId"] == body["userId"]]
-        n = await self.ws.drop(ids) if self.ws is not None else 0
-        return web.json_response({"dropped": n})
-
-    async def handle_ws_list(self, request: web.Request) -> web.Response:
-        return web.json_response({"connections": self.ws.describe() if self.ws else []})
-
-    async def handle_info(self, request: web.Request) -> web.Response:
-        return web.json_response(self.info() if self.info else {})
-
-    async def handle_faults(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        if self.ws is None:
-            return web.json_response({"error": "no websocket api"}, status=400)
-        self.ws.faults.add(str(body["marker"]), int(body.get("count", 1)), int(body.get("status", 500)))
-        return web.json_response({"ok": True})
 
     # -- API routes -------------------------------------------------------------------------
     def _find(self, method: str, path: str) -> tuple[RouteSpec | None, dict[str, str]]:

@@ -16,21 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
+from .connections_api import ConnectionsApi
+from .controls import Controls
 from .functions import FunctionPool, Functions, build_env
 from .http_api import HttpGateway
 from .identity import Identity
 from .model import AppModel, Endpoints
-from .storage import (
-    MotoServer,
-    create_queue,
-    create_table,
-    install_stream_hook,
-    restore_snapshot,
-    sweep_expired,
-    write_snapshot,
-)
+from .storage import DataStore, create_queue, create_table, restore_snapshot, write_snapshot
 from .streams import SqsPoller, StreamPoller
-from .template import classify, load_template, short_counts
+from .template import Template, classify, find_stack, load_template, short_counts
 from .websocket import WebSocketGateway
 
 log = logging.getLogger("local_runtime")
@@ -44,6 +38,8 @@ class StartupError(Exception):
 @dataclass
 class Options:
     stage: str = "dev"
+    # The stack to run; by default the one template in --cdk-out whose name ends in "-<stage>".
+    stack: str | None = None
     host: str = "127.0.0.1"
     frontend_port: int = 3000
     ws_port: int = 3001
@@ -62,6 +58,9 @@ class Options:
     stream_poll_interval: float = 0.05
     wait_warm: bool = False
     env_overrides: dict[str, str] = field(default_factory=dict)
+    # Function variables that list allowed browser origins: the local frontend's origins are
+    # appended to them (unless the value is "*"), so the page served here may call the APIs.
+    origin_variables: tuple[str, ...] = ("ALLOWED_ORIGINS",)
 
 
 def synthesize(cdk_out: Path) -> float:
@@ -106,32 +105,71 @@ async def _serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
     return runner
 
 
+class _WakeProtocol(asyncio.DatagramProtocol):
+    """Datagrams from the data process, one per stream record appended: wake the stream pollers."""
+
+    def __init__(self, wake: Any) -> None:
+        self.wake = wake
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.wake()
+
+
 class Runtime:
+    """Starts in named phases (:meth:`start`), each of which can be read and changed on its own."""
+
     def __init__(self, opts: Options):
         self.o = opts
         self.ready = asyncio.Event()
         self.runners: list[web.AppRunner] = []
         self.functions = Functions()
         self.pollers: list[Any] = []
-        self.moto: MotoServer | None = None
+        self.data: DataStore | None = None
         self._bg: list[asyncio.Task[Any]] = []
         self.ws: WebSocketGateway | None = None
+        self.connections: ConnectionsApi | None = None
         self.timings: dict[str, float] = {}
         self.warm_task: asyncio.Task[None] | None = None
+        self._wake_transport: asyncio.DatagramTransport | None = None
+        self._stream_pollers: list[StreamPoller] = []
+        self._t0 = time.perf_counter()
+
+    @property
+    def cdk_out(self) -> Path:
+        return self.o.cdk_out if self.o.cdk_out.is_absolute() else Path.cwd() / self.o.cdk_out
 
     async def start(self) -> dict[str, str]:
-        t0 = time.perf_counter()
-        o = self.o
-        stack = f"RealtimeComments-{o.stage}"
-        cdk_out = o.cdk_out if o.cdk_out.is_absolute() else (Path.cwd() / o.cdk_out)
-        if o.synth and (REPO_ROOT / "app.py").exists():
-            log.info("synthesizing %s ...", stack)
-            secs = await asyncio.to_thread(synthesize, cdk_out)
+        self._t0 = time.perf_counter()
+        await self._synthesize()
+        template = self._load_template()
+        self.o.state_dir.mkdir(parents=True, exist_ok=True)
+        self.snapshot_path = self.o.state_dir / "snapshot.json"
+        sockets = await self._start_data_store_and_bind()
+        await self._create_resources(template)
+        self._start_identity()
+        self._start_functions()
+        await self._start_gateways(*sockets)
+        await self._start_event_sources()
+        if self.o.wait_warm:
+            self.start_warm()
+            assert self.warm_task is not None
+            await self.warm_task
+        self._bg.append(asyncio.create_task(self._snapshot_loop()))
+        return self._publish_endpoints()
+
+    # -- phases -------------------------------------------------------------------------------
+    async def _synthesize(self) -> None:
+        if self.o.synth and (REPO_ROOT / "app.py").exists():
+            log.info("synthesizing %s ...", self.o.stack or f"stage {self.o.stage}")
+            secs = await asyncio.to_thread(synthesize, self.cdk_out)
             self.timings["synth"] = secs
             log.info("synth took %.1f s", secs)
+
+    def _load_template(self) -> Template:
         try:
-            template = load_template(cdk_out, stack)
-        except FileNotFoundError as exc:
+            stack = self.o.stack or find_stack(self.cdk_out, self.o.stage)
+            template = load_template(self.cdk_out, stack)
+        except (FileNotFoundError, ValueError) as exc:
             raise StartupError(f"{exc} (run without --no-synth, or `make synth`)") from None
         emulated, no_effect, unsupported = classify(template)
         log.info("template %s: %d resources", template.path, len(template.resources))
@@ -139,40 +177,58 @@ class Runtime:
         log.info("  accepted, no local effect: %s", short_counts(no_effect))
         if unsupported:
             log.warning("  UNSUPPORTED (ignored): %s", short_counts(unsupported))
+        return template
 
-        state = o.state_dir
-        state.mkdir(parents=True, exist_ok=True)
-        self.snapshot_path = state / "snapshot.json"
-
-        # Servers first (ports 0 -> real ports), so every URL can be resolved.
+    async def _start_data_store_and_bind(self) -> tuple[socket.socket, socket.socket, socket.socket | None]:
+        """Start the data process and bind every port meanwhile (port 0 -> a real port), so that
+        every URL can be resolved before anything is created."""
+        o = self.o
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in o.host else socket.AF_INET
+        self._wake_transport, _ = await loop.create_datagram_endpoint(
+            lambda: _WakeProtocol(self._wake_stream_pollers),
+            local_addr=("::1" if family == socket.AF_INET6 else "127.0.0.1", 0),
+        )
+        wake_port = self._wake_transport.get_extra_info("sockname")[1]
+        self.data = DataStore("127.0.0.1", notify_port=wake_port, ttl_sweep_interval=o.ttl_sweep_interval)
+        data_started = asyncio.create_task(self.data.start())
         ep = Endpoints(host=o.host)
-        moto_task = asyncio.create_task(asyncio.to_thread(MotoServer, o.host))
-        ws_sock = _reserve(o.host, o.ws_port)
-        api_sock = _reserve(o.host, o.api_port)
+        try:
+            ws_sock = _reserve(o.host, o.ws_port)
+            api_sock = _reserve(o.host, o.api_port)
+            front_sock = _reserve(o.host, o.frontend_port) if o.frontend else None
+        except StartupError:
+            data_started.cancel()
+            raise
         ep.ws_port = ws_sock.getsockname()[1]
         ep.api_port = api_sock.getsockname()[1]
-        front_sock = None
-        if o.frontend:
-            front_sock = _reserve(o.host, o.frontend_port)
+        if front_sock is not None:
             ep.frontend_port = front_sock.getsockname()[1]
-        self.moto = await moto_task
-        ep.moto_url = self.moto.url
+        try:
+            ep.moto_url = await data_started
+        except Exception as exc:  # noqa: BLE001
+            raise StartupError(f"the data process did not start: {exc}") from None
+        log.info("data process (DynamoDB + Streams + SQS on moto) at %s", ep.moto_url)
         self.endpoints = ep
+        return ws_sock, api_sock, front_sock
 
-        model = AppModel(template, ep)
+    async def _create_resources(self, template: Template) -> None:
+        """The template's tables and queues, then the snapshot's items (unless --fresh)."""
+        assert self.data is not None
+        model = AppModel(template, self.endpoints)
         self.model = model
-        ddb = self.moto.client("dynamodb")
-        sqs = self.moto.client("sqs")
+        ddb = self.data.client("dynamodb")
+        sqs = self.data.client("sqs")
         for lid, spec in model.tables.items():
             arn = await asyncio.to_thread(create_table, ddb, spec)
             if arn:
                 model.names.stream_arns[lid] = arn
+        # Dead-letter queues first: a redrive policy names its target.
         for lid, q in sorted(model.queues.items(), key=lambda kv: "RedrivePolicy" in kv[1].attributes):
             model.names.queue_urls[lid] = await asyncio.to_thread(create_queue, sqs, q.name, q.attributes)
         restored = 0
-        if o.fresh:
-            if self.snapshot_path.exists():
-                self.snapshot_path.unlink()
+        if self.o.fresh:
+            self.snapshot_path.unlink(missing_ok=True)
         else:
             restored = await asyncio.to_thread(
                 restore_snapshot, self.snapshot_path, ddb, list(model.tables.values())
@@ -182,22 +238,40 @@ class Runtime:
             len(model.tables),
             ", ".join(t.name for t in model.tables.values()),
             restored,
-            " (--fresh)" if o.fresh else "",
+            " (--fresh)" if self.o.fresh else "",
         )
         model.build()
         for w in model.warnings:
             log.warning("  %s", w)
 
-        # Identity: the local issuer stands in for the first user pool.
-        pool_id = next(iter(model.user_pools.values()), "us-east-1_local")
-        client_id = next(iter(model.user_pool_clients.values()), "local-client")
-        issuer = model.names.issuer(pool_id)
-        self.identity = Identity(state / "signing-key.pem", issuer, client_id)
+    def _start_identity(self) -> None:
+        """The local issuer stands in for the first user pool (its client id is the audience)."""
+        pool_id = next(iter(self.model.user_pools.values()), "us-east-1_local")
+        client_id = next(iter(self.model.user_pool_clients.values()), "local-client")
+        self.identity = Identity(
+            self.o.state_dir / "signing-key.pem", self.model.names.issuer(pool_id), client_id
+        )
 
-        # Functions
+    def _function_env_extra(self, environment: dict[str, str]) -> dict[str, str]:
+        extra: dict[str, str] = {}
+        origins = self.endpoints.frontend_origins
+        for name in self.o.origin_variables:
+            value = environment.get(name)
+            if value is None or value.strip() == "*" or not origins:
+                continue
+            have = [x.strip() for x in value.split(",") if x.strip()]
+            extra[name] = ",".join(have + [x for x in origins if x not in have])
+        for key, value in self.o.env_overrides.items():
+            if key in environment:  # only variables the template gives this function
+                extra[key] = value
+        return extra
+
+    def _start_functions(self) -> None:
+        """A pool of warm workers for each function wired to a route or an event source."""
+        assert self.data is not None
+        model = self.model
         used = model.used_functions()
-        extra_origins = ep.frontend_origins
-        inline_root = state / "inline"
+        inline_root = self.o.state_dir / "inline"
         for lid in sorted(used):
             fspec = model.functions[lid]
             code_dir = fspec.code_dir
@@ -208,16 +282,8 @@ class Runtime:
             if code_dir is None or not code_dir.exists():
                 log.error("function %s: code asset not found (%s)", lid, code_dir)
                 continue
-            env_extra = {}
-            origins = fspec.environment.get("ALLOWED_ORIGINS")
-            if origins is not None and origins.strip() != "*" and extra_origins:
-                have = [x.strip() for x in origins.split(",") if x.strip()]
-                env_extra["ALLOWED_ORIGINS"] = ",".join(have + [x for x in extra_origins if x not in have])
-            for key, value in o.env_overrides.items():
-                if key in fspec.environment:  # only variables the template gives this function
-                    env_extra[key] = value
-            env = build_env(fspec, code_dir, self.moto.url, env_extra)
-            self.functions.add(FunctionPool(fspec, env, o.workers_per_function))
+            env = build_env(fspec, code_dir, self.data.url, self._function_env_extra(fspec.environment))
+            self.functions.add(FunctionPool(fspec, env, self.o.workers_per_function))
             notes = "; ".join(sorted(set(fspec.layer_notes)))
             log.info(
                 "function %-34s %s (%s, timeout %.0fs)%s",
@@ -231,7 +297,11 @@ class Runtime:
         if unused:
             log.info("functions not wired to a route or event source (not started): %s", ", ".join(unused))
 
-        # Gateways
+    async def _start_gateways(
+        self, ws_sock: socket.socket, api_sock: socket.socket, front_sock: socket.socket | None
+    ) -> None:
+        """The WebSocket API with @connections, the HTTP API with the local controls, the frontend."""
+        model, ep = self.model, self.endpoints
         ws_app = web.Application(client_max_size=1024 * 1024)
         api_app = web.Application(client_max_size=10 * 1024 * 1024)
         ws_api = next((a for a in model.apis.values() if a.protocol == "WEBSOCKET"), None)
@@ -240,11 +310,13 @@ class Runtime:
             self.ws = WebSocketGateway(
                 ws_api,
                 self.functions,
-                idle_timeout=o.idle_timeout,
-                max_duration=o.max_connection_duration,
+                idle_timeout=self.o.idle_timeout,
+                max_duration=self.o.max_connection_duration,
                 ready=self.ready,
                 domain=f"{ep.public_host}:{ep.ws_port}",
             )
+            self.connections = ConnectionsApi(self.ws)
+            self.connections.add_routes(ws_app)
             self.ws.add_routes(ws_app)
             log.info(
                 "websocket api %s: routes %s, stage %s",
@@ -257,12 +329,11 @@ class Runtime:
             self.functions,
             self.identity,
             ready=self.ready,
-            extra_origins=extra_origins,
-            ws=self.ws,
+            extra_origins=ep.frontend_origins,
             domain=f"{ep.public_host}:{ep.api_port}",
-            info=self.info,
         )
-        self.http.add_routes(api_app)
+        Controls(self.ws, self.connections, self.info).add_routes(api_app)
+        self.http.add_routes(api_app)  # last: its catch-all serves the API's routes
         if http_api is not None:
             log.info("http api %s: %d route(s)", http_api.name, len(http_api.routes))
         self.runners.append(await _serve(ws_app, ws_sock))
@@ -272,8 +343,12 @@ class Runtime:
             self._frontend_routes(front_app)
             self.runners.append(await _serve(front_app, front_sock))
 
-        # Pollers start at LATEST, after the restore: restored items are never re-broadcast.
-        streams = self.moto.client("dynamodbstreams")
+    async def _start_event_sources(self) -> None:
+        """Pollers start at LATEST, after the restore: restored items are never re-broadcast."""
+        assert self.data is not None
+        model = self.model
+        streams = self.data.client("dynamodbstreams")
+        sqs = self.data.client("sqs")
         for es in model.event_sources:
             fn = model.functions[es.function]
             if es.function not in self.functions.pools:
@@ -290,8 +365,9 @@ class Runtime:
                     sqs,
                     model.names.queue_urls.get(dest) if dest else None,
                     fn.arn,
-                    poll_interval=o.stream_poll_interval,
+                    poll_interval=self.o.stream_poll_interval,
                 )
+                self._stream_pollers.append(p)
             else:
                 assert es.source_logical_id is not None
                 p = SqsPoller(es, self.functions, sqs, model.names.queue_urls[es.source_logical_id])
@@ -304,25 +380,9 @@ class Runtime:
                 es.batch_size,
                 ", partial failures" if es.report_batch_item_failures else "",
             )
-        stream_pollers = [p for p in self.pollers if isinstance(p, StreamPoller)]
-        if stream_pollers:
 
-            def wake_all() -> None:
-                for sp in stream_pollers:
-                    sp.wake()
-
-            install_stream_hook(wake_all)
-
-        # Warm one worker per function (Lambda's init phase) once everything else is up, so the
-        # imports do not compete for the CPU with the start-up itself.
-        self._t0 = t0
-        if o.wait_warm:
-            self.start_warm()
-            assert self.warm_task is not None
-            await self.warm_task
-        self._bg.append(asyncio.create_task(self._ttl_loop()))
-        self._bg.append(asyncio.create_task(self._snapshot_loop()))
-
+    def _publish_endpoints(self) -> dict[str, str]:
+        ep = self.endpoints
         urls = {
             "websocketUrl": f"ws://{ep.public_host}:{ep.ws_port}",
             "callbackUrl": f"http://{ep.public_host}:{ep.ws_port}/@connections",
@@ -331,28 +391,33 @@ class Runtime:
             "frontendUrl": f"http://{ep.public_host}:{ep.frontend_port}" if ep.frontend_port else "",
         }
         self.urls = urls
-        (state / "endpoints.json").write_text(json.dumps(urls, indent=2) + "\n")
+        (self.o.state_dir / "endpoints.json").write_text(json.dumps(urls, indent=2) + "\n")
         self.ready.set()
-        self.timings["startup"] = time.perf_counter() - t0
+        self.timings["startup"] = time.perf_counter() - self._t0
         for k, v in urls.items():
             log.info("  %-13s %s", k, v or "(disabled)")
         log.info(
             "ready in %.2f s (synth %.1f s)%s",
             self.timings["startup"],
             self.timings.get("synth", 0.0),
-            "" if o.wait_warm else "; functions warm up in the background",
+            "" if self.o.wait_warm else "; functions warm up in the background",
         )
         return urls
 
-    def start_warm(self) -> None:
-        if getattr(self, "warm_task", None) is None:
-            self.warm_task = asyncio.create_task(self._warm(self._t0))
+    # -- running ------------------------------------------------------------------------------
+    def _wake_stream_pollers(self) -> None:
+        for poller in self._stream_pollers:
+            poller.wake()
 
-    async def _warm(self, t0: float) -> None:
+    def start_warm(self) -> None:
+        if self.warm_task is None:
+            self.warm_task = asyncio.create_task(self._warm())
+
+    async def _warm(self) -> None:
         started = time.perf_counter()
         await self.functions.warm_all()
         self.timings["warm"] = time.perf_counter() - started
-        self.timings["warmSinceStart"] = time.perf_counter() - t0
+        self.timings["warmSinceStart"] = time.perf_counter() - self._t0
         log.info("functions warm: %d in %.1f s", len(self.functions.pools), self.timings["warm"])
 
     def info(self) -> dict[str, Any]:
@@ -372,9 +437,10 @@ class Runtime:
                 for p in self.pollers
             ],
             "functions": {
-                lid: {"name": pool.spec.name, "workers": pool._count}  # noqa: SLF001
+                lid: {"name": pool.spec.name, "workers": pool.worker_count}
                 for lid, pool in self.functions.pools.items()
             },
+            "connectionsApi": self.connections.stats() if self.connections else {},
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warm": self.warm_task is not None and self.warm_task.done(),
         }
@@ -406,31 +472,18 @@ class Runtime:
         if not root.is_dir():
             log.warning("frontend: %s does not exist yet (serving /runtime-config.json only)", root)
 
-    async def _ttl_loop(self) -> None:
-        assert self.moto is not None
-        ddb = self.moto.client("dynamodb")
-        while True:
-            await asyncio.sleep(self.o.ttl_sweep_interval)
-            for spec in self.model.tables.values():
-                try:
-                    n = await asyncio.to_thread(sweep_expired, ddb, spec)
-                    if n:
-                        log.info("ttl: deleted %d expired item(s) from %s", n, spec.name)
-                except Exception:  # noqa: BLE001
-                    log.exception("ttl sweep of %s failed", spec.name)
-
     async def _snapshot_loop(self) -> None:
         while True:
             await asyncio.sleep(self.o.snapshot_interval)
             await self.snapshot()
 
     async def snapshot(self) -> int:
-        assert self.moto is not None
+        assert self.data is not None
         try:
             return await asyncio.to_thread(
                 write_snapshot,
                 self.snapshot_path,
-                self.moto.client("dynamodb"),
+                self.data.client("dynamodb"),
                 list(self.model.tables.values()),
             )
         except Exception:  # noqa: BLE001
@@ -448,18 +501,20 @@ class Runtime:
                 log.info("closed %d websocket(s) with 1001", n)
             await self.ws.wait_idle(timeout=10)  # let the $disconnect invocations finish
         await asyncio.gather(*(p.stop() for p in self.pollers), return_exceptions=True)
-        if self.moto is not None and hasattr(self, "model"):
+        if self.data is not None and self.data.url and hasattr(self, "model"):
             n = await self.snapshot()
             log.info("snapshot: %d item(s) -> %s", n, self.snapshot_path)
         t_close = time.perf_counter()
+        if self.connections is not None:
+            await self.connections.close()
         await asyncio.gather(*(r.cleanup() for r in self.runners), return_exceptions=True)
-        log.debug("servers closed in %.2f s", time.perf_counter() - t_close)
         log.info("servers closed (%.2f s)", time.perf_counter() - t_close)
-        warm = getattr(self, "warm_task", None)
-        if warm is not None and not warm.done():
-            warm.cancel()
+        if self.warm_task is not None and not self.warm_task.done():
+            self.warm_task.cancel()
         await self.functions.close()
         log.info("functions stopped (%.2f s)", time.perf_counter() - t_close)
-        if self.moto is not None:
-            await asyncio.to_thread(self.moto.stop)
+        if self._wake_transport is not None:
+            self._wake_transport.close()
+        if self.data is not None:
+            await self.data.stop()
         log.info("stopped")

@@ -1,16 +1,16 @@
-"""DynamoDB (+ Streams) and SQS: moto's server mode, in-process, on a loopback port.
-
-Also: creating the template's tables and queues, the TTL sweeper, and the snapshot file that
-keeps the data across restarts.
-"""
+"""The runtime's side of storage: the data process's handle, the template's tables and queues,
+and the snapshot file that keeps the data across restarts (the data process is
+``local_runtime.data_store``)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,81 +20,80 @@ from .model import TableSpec
 from .template import ACCOUNT_ID, REGION
 
 log = logging.getLogger("local_runtime.storage")
-TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}  # Streams API shape
 
 
-def _quiet_moto_logging() -> None:
-    for name in ("werkzeug", "moto"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+class DataStore:
+    """The data process (``local_runtime.data_store``): started, awaited until it listens, stopped.
 
+    ``notify_port``: a UDP port of the runtime's, woken on every stream record appended.
+    """
 
-# DynamoDB applies each single-item write atomically (UpdateItem ADD, conditional PutItem); moto's
-# threaded server interleaves concurrent requests and loses updates: 20 writers creating comments
-# on one post got duplicate seqs and 500s (benchmarks/README.md). DynamoDB calls run one at a time.
-_DYNAMODB_LOCK = threading.Lock()
-
-
-def _serialized_moto_server(host: str) -> Any:
-    from moto.server import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        ThreadedMotoServer,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    class SerializedMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-
-            def serialized(environ: dict[str, Any], start_response: Any) -> Any:
-                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):  # not SQS long polls
-                    with _DYNAMODB_LOCK:
-                        return list(app(environ, start_response))
-                return app(environ, start_response)
-
-            self._server = make_server(
-                self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return SerializedMotoServer(ip_address=host, port=0, verbose=False)
-
-
-class MotoServer:
-    def __init__(self, host: str = "127.0.0.1"):
-        os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-        _quiet_moto_logging()
-        self._server = _serialized_moto_server(host)
-        self._server.start()
-        h, port = self._server.get_host_and_port()
-        self.url = f"http://{h}:{port}"
+    def __init__(self, host: str = "127.0.0.1", notify_port: int = 0, ttl_sweep_interval: float = 5.0):
+        self.host = host
+        self.notify_port = notify_port
+        self.ttl_sweep_interval = ttl_sweep_interval
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    async def start(self, timeout: float = 60) -> str:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MOTO_ACCOUNT_ID=ACCOUNT_ID)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "local_runtime.data_store",
+            "--host",
+            self.host,
+            "--notify-port",
+            str(self.notify_port),
+            "--ttl-sweep-interval",
+            str(self.ttl_sweep_interval),
+            stdin=asyncio.subprocess.PIPE,  # its end tells the data process that the runtime is gone
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(Path(__file__).resolve().parent.parent),
+            env=env,
+            start_new_session=True,  # a terminal's Ctrl-C reaches the runtime, which stops it last
+        )
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=timeout)
+        if not line.startswith(b"READY "):
+            raise RuntimeError(f"data process exited before it listened (exit {self.proc.returncode})")
+        self.url = json.loads(line[6:])["url"]
+        return self.url
 
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                import boto3
-                from botocore.config import Config
-
-                self._clients[service] = boto3.session.Session().client(
-                    service,
-                    endpoint_url=self.url,
-                    region_name=REGION,
-                    aws_access_key_id="local",
-                    aws_secret_access_key="local",  # noqa: S106
-                    config=Config(max_pool_connections=32, retries={"max_attempts": 2, "mode": "standard"}),
-                )
+                self._clients[service] = local_client(service, self.url)
             return self._clients[service]
 
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):  # best effort at exit
-            self._server.stop()
+    async def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+def local_client(service: str, url: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+        config=Config(max_pool_connections=32, retries={"max_attempts": 2, "mode": "standard"}),
+    )
 
 
 def create_table(ddb: Any, spec: TableSpec) -> str | None:
@@ -122,28 +121,6 @@ def create_table(ddb: Any, spec: TableSpec) -> str | None:
 
 def create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
     return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-
-
-def install_stream_hook(callback: Any) -> bool:
-    """Call ``callback()`` (from moto's request thread) whenever a stream record is appended.
-
-    The pollers still poll; this only wakes them up at once, so a write reaches its consumer
-    without waiting for the next poll tick. Returns False if moto's internals are not as expected.
-    """
-    try:
-        from moto.dynamodb.models.table import StreamShard
-    except ImportError:  # pragma: no cover
-        return False
-    original = getattr(StreamShard.add, "__wrapped_by_local_runtime__", None) or StreamShard.add
-
-    def add(self: Any, old: Any, new: Any) -> None:
-        original(self, old, new)
-        with contextlib.suppress(Exception):  # a wake-up must never break a write
-            callback()
-
-    add.__wrapped_by_local_runtime__ = original  # type: ignore[attr-defined]
-    StreamShard.add = add  # type: ignore[method-assign]
-    return True
 
 
 # -- snapshot -------------------------------------------------------------------------------
@@ -213,65 +190,3 @@ def restore_snapshot(path: Path, ddb: Any, tables: list[TableSpec]) -> int:
                 req = unprocessed
         count += len(items)
     return count
-
-
-# -- TTL sweeper ------------------------------------------------------------------------------
-
-
-def sweep_expired(ddb: Any, spec: TableSpec, now: float | None = None) -> int:
-    """Delete the items whose TTL attribute is in the past, as DynamoDB's TTL process does.
-
-    Deletes go through moto's backend in this process so that their stream records can be
-    marked with the TTL service identity (``userIdentity`` Type Service, PrincipalId
-    dynamodb.amazonaws.com), which is how consumers tell TTL deletions from user deletions.
-    Falls back to plain DeleteItem calls if moto's internals are not what we expect.
-    """
-    if not spec.ttl_attribute:
-        return 0
-    now = time.time() if now is None else now
-    attr = spec.ttl_attribute
-    try:
-        from moto.dynamodb.models import dynamodb_backends
-
-        table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(spec.name)
-        expired = []
-        for item in list(table.all_items()):
-            v = item.attrs.get(attr)
-            if v is not None and v.type == "N":
-                try:
-                    if float(v.value) < now:
-                        expired.append(item)
-                except ValueError:
-                    continue
-        with _DYNAMODB_LOCK:  # no request may interleave with the sweep
-            for item in expired:
-                table.delete_item(item.hash_key, item.range_key)
-                shard = table.stream_shard
-                if shard is not None:
-                    keys = {table.hash_key_attr: item.hash_key.to_json()}
-                    if table.range_key_attr is not None:
-                        keys[table.range_key_attr] = item.range_key.to_json()  # type: ignore[union-attr]
-                    for rec in reversed(shard.items[-200:]):
-                        r = rec.record
-                        if (
-                            r["eventName"] == "REMOVE"
-                            and r["dynamodb"]["Keys"] == keys
-                            and "userIdentity" not in r
-                        ):
-                            r["userIdentity"] = dict(TTL_IDENTITY)
-                            break
-        return len(expired)
-    except (ImportError, AttributeError, KeyError) as exc:  # pragma: no cover - moto changed
-        log.debug("TTL sweep via boto3 (%s)", exc)
-    key_names = [k["AttributeName"] for k in spec.key_schema]
-    n = 0
-    for page in ddb.get_paginator("scan").paginate(
-        TableName=spec.name,
-        FilterExpression="#t < :now",
-        ExpressionAttributeNames={"#t": attr},
-        ExpressionAttributeValues={":now": {"N": str(int(now))}},
-    ):
-        for it in page.get("Items", []):
-            ddb.delete_item(TableName=spec.name, Key={k: it[k] for k in key_names})
-            n += 1
-    return n

@@ -97,7 +97,7 @@ class StreamPoller:
         self.wakeup = asyncio.Event()  # set when moto appends a stream record (see storage.py)
 
     def wake(self) -> None:
-        """Thread-safe: called from moto's request thread after a write."""
+        """Wake the poller now (the data process reported a stream write); safe from any thread."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.wakeup.set)

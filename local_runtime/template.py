@@ -95,6 +95,19 @@ class Template:
         return None
 
 
+def find_stack(cdk_out: Path, stage: str) -> str:
+    """The one stack in ``cdk_out`` whose name ends in ``-<stage>`` (``--stack`` picks among several)."""
+    names = sorted(p.name[: -len(".template.json")] for p in cdk_out.glob("*.template.json"))
+    matching = [n for n in names if n.endswith(f"-{stage}")]
+    if len(matching) == 1:
+        return matching[0]
+    if not matching:
+        raise FileNotFoundError(
+            f"no stack for stage {stage!r} in {cdk_out} (templates: {', '.join(names) or 'none'})"
+        )
+    raise ValueError(f"several stacks for stage {stage!r} in {cdk_out}: {', '.join(matching)}; pass --stack")
+
+
 def load_template(cdk_out: Path, stack_name: str) -> Template:
     path = cdk_out / f"{stack_name}.template.json"
     if not path.exists():

@@ -1,4 +1,6 @@
-"""API Gateway WebSocket API emulation, plus its ``@connections`` management API."""
+"""API Gateway WebSocket API emulation, the data plane: the handshake with its REQUEST authorizer and
+``$connect``, route selection for each frame, ``$disconnect``, and the limits on frames and
+connection lifetimes. The management API (``@connections``) is :mod:`local_runtime.connections_api`."""
 
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ import json
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from .connections_api import MAX_MESSAGE
 from .model import ApiSpec, RouteSpec
 from .template import ACCOUNT_ID, REGION
 
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from .functions import Functions
 
 log = logging.getLogger("local_runtime.ws")
-MAX_MESSAGE = 128 * 1024
 
 
 def new_connection_id() -> str:
@@ -33,10 +34,6 @@ def new_connection_id() -> str:
 
 def _http_date(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-
-
-def _iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _now_ms() -> int:
@@ -60,30 +57,29 @@ class Connection:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     skip_disconnect: bool = False
     close_reason: str = ""
+    transport: asyncio.BaseTransport | None = None
 
     def touch(self) -> None:
         self.last_active = time.monotonic()
         self.last_active_ms = _now_ms()
 
+    async def send(self, body: bytes) -> None:
+        """One frame to the client: text when the bytes are UTF-8 (as API Gateway sends them)."""
+        async with self.lock:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                await self.ws.send_bytes(body)
+            else:
+                await self.ws.send_str(text)
+        self.touch()
 
-class FaultInjector:
-    """Test hook: make ``@connections`` POSTs whose body contains a marker fail ``count`` times."""
-
-    def __init__(self) -> None:
-        self.rules: list[dict[str, Any]] = []
-
-    def add(self, marker: str, count: int, status: int) -> None:
-        """Add a rule; ``count`` 0 removes the rules of that marker."""
-        self.rules = [r for r in self.rules if r["marker"] != marker.encode()]
-        if count > 0:
-            self.rules.append({"marker": marker.encode(), "count": count, "status": status})
-
-    def check(self, body: bytes) -> int | None:
-        for rule in self.rules:
-            if rule["count"] > 0 and rule["marker"] in body:
-                rule["count"] -= 1
-                return rule["status"]
-        return None
+    def pending_bytes(self) -> int:
+        """Bytes written for this client that the kernel has not taken yet (a slow reader)."""
+        transport = self.transport
+        if transport is None or not isinstance(transport, asyncio.WriteTransport):
+            return 0
+        return transport.get_write_buffer_size()
 
 
 class WebSocketGateway:
@@ -108,19 +104,16 @@ class WebSocketGateway:
         )
         self.connections: dict[str, Connection] = {}
         self.accepting = True
-        self.faults = FaultInjector()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._auth_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     # -- wiring ---------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_route("*", "/@connections/{id}", self.handle_connections)
-        app.router.add_route("*", "/{stage}/@connections/{id}", self.handle_connections)
         app.router.add_get("/", self.handle_ws)
         app.router.add_get("/{stage}", self.handle_ws)
         app.router.add_get("/{stage}/", self.handle_ws)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -250,7 +243,15 @@ class WebSocketGateway:
             return 503, None
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True)
         await ws.prepare(request)
-        conn = Connection(conn_id, ws, connected_at, source_ip, user_agent, authorizer_ctx or {})
+        conn = Connection(
+            conn_id,
+            ws,
+            connected_at,
+            source_ip,
+            user_agent,
+            authorizer_ctx or {},
+            transport=request.transport,
+        )
         self.connections[conn_id] = conn
         return 101, conn
 
@@ -323,13 +324,13 @@ class WebSocketGateway:
 
     # -- messages ------------------------------------------------------------------------
     async def _serve(self, conn: Connection) -> None:
-        watchdog = self._spawn(self._watchdog(conn))
+        watchdog = self.spawn(self._watchdog(conn))
         try:
             while True:
                 msg = await conn.ws.receive()
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     conn.touch()
-                    self._spawn(self._on_message(conn, msg.data, msg.type == WSMsgType.BINARY))
+                    self.spawn(self._on_message(conn, msg.data, msg.type == WSMsgType.BINARY))
                 elif msg.type == WSMsgType.ERROR:
                     conn.close_reason = str(msg.data)
                     break
@@ -446,60 +447,6 @@ class WebSocketGateway:
         else:
             log.error("WS   $disconnect %s -> error %s (%.0f ms)", conn.id, res.error_text, ms)
 
-    # -- @connections --------------------------------------------------------------------
-    async def handle_connections(self, request: web.Request) -> web.Response:
-        started = time.perf_counter()
-        conn_id = request.match_info["id"]
-        conn = self.connections.get(conn_id)
-        method = request.method
-        resp: web.Response
-        if conn is None or conn.ws.closed:
-            resp = _gone()
-        elif method == "POST":
-            body = await request.read()
-            fault = self.faults.check(body)
-            if fault is not None:
-                resp = web.json_response(
-                    {"message": "Injected failure (local test control)"},
-                    status=fault,
-                    headers={"x-amzn-ErrorType": _error_type(fault)},
-                )
-            elif len(body) > MAX_MESSAGE:
-                resp = web.json_response(
-                    {"message": "Message too long"},
-                    status=413,
-                    headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
-                )
-            else:
-                try:
-                    async with conn.lock:
-                        try:
-                            await conn.ws.send_str(body.decode("utf-8"))
-                        except UnicodeDecodeError:
-                            await conn.ws.send_bytes(body)
-                    conn.touch()
-                    resp = web.Response(status=200)
-                except (ConnectionError, RuntimeError):
-                    resp = _gone()
-        elif method == "GET":
-            resp = web.json_response(
-                {  # wire names (botocore maps them to ConnectedAt, Identity, ...)
-                    "connectedAt": _iso(conn.connected_at),
-                    "lastActiveAt": _iso(conn.last_active_ms),
-                    "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
-                }
-            )
-        elif method == "DELETE":
-            conn.close_reason = "Deleted by @connections"
-            self._spawn(conn.ws.close(code=WSCloseCode.OK))
-            resp = web.Response(status=204)
-        else:
-            resp = web.json_response({"message": "Method not allowed"}, status=405)
-        log.info(
-            "CONN %s %s -> %d (%.1f ms)", method, conn_id, resp.status, (time.perf_counter() - started) * 1000
-        )
-        return resp
-
     # -- controls ------------------------------------------------------------------------
     async def close_all(self, code: int = WSCloseCode.GOING_AWAY, reason: str = "Going away") -> int:
         conns = list(self.connections.values())
@@ -542,20 +489,6 @@ class WebSocketGateway:
             await asyncio.wait(pending, timeout=timeout)
 
 
-def _gone() -> web.Response:
-    return web.json_response({"message": "Gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"})
-
-
-def _error_type(status: int) -> str:
-    return {
-        400: "BadRequestException",
-        403: "ForbiddenException",
-        410: "GoneException",
-        413: "PayloadTooLargeException",
-        429: "LimitExceededException",
-    }.get(status, "InternalServerErrorException")
-
-
 def _status_message(status: int) -> str:
     return {401: "Unauthorized", 403: "Forbidden", 426: "Upgrade Required", 503: "Service Unavailable"}.get(
         status, "Internal server error"
@@ -582,6 +515,3 @@ def evaluate_policy(doc: dict[str, Any], resource_arn: str) -> str:
         if st.get("Effect") == "Allow":
             allowed = True
     return "Allow" if allowed else "Deny"
-
-
-__all__ = ["WebSocketGateway", "evaluate_policy", "new_connection_id", "uuid"]

@@ -1,28 +1,34 @@
-"""The TTL sweeper and the snapshot against an in-process moto server (no runtime process)."""
+"""The data process and its additions to moto: the TTL sweeper, per-table locks, the item
+serializer (held against moto's own), stream wake-ups, and the snapshot."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from local_runtime.model import TableSpec
-from local_runtime.storage import (
-    MotoServer,
-    create_table,
+from local_runtime.data_store import (
+    DataServer,
+    TableLocks,
     install_stream_hook,
-    restore_snapshot,
     sweep_expired,
-    write_snapshot,
+    tables_of,
 )
+from local_runtime.model import TableSpec
+from local_runtime.storage import DataStore, create_table, local_client, restore_snapshot, write_snapshot
 
 
 @pytest.fixture(scope="module")
-def moto() -> MotoServer:
-    server = MotoServer("127.0.0.1")
-    yield server
-    server.stop()
+def server() -> Iterator[DataServer]:
+    data = DataServer("127.0.0.1")
+    yield data
+    data.stop()
 
 
 def _spec(name: str) -> TableSpec:
@@ -39,8 +45,8 @@ def _spec(name: str) -> TableSpec:
     )
 
 
-def test_ttl_sweeper_deletes_expired_items_as_the_ttl_service(moto: MotoServer) -> None:
-    ddb, streams = moto.client("dynamodb"), moto.client("dynamodbstreams")
+def test_ttl_sweeper_deletes_expired_items_as_the_ttl_service(server: DataServer) -> None:
+    ddb, streams = local_client("dynamodb", server.url), local_client("dynamodbstreams", server.url)
     spec = _spec("ttl-test")
     arn = create_table(ddb, spec)
     assert arn
@@ -57,7 +63,7 @@ def test_ttl_sweeper_deletes_expired_items_as_the_ttl_service(moto: MotoServer) 
     )
     ddb.put_item(TableName=spec.name, Item={"pk": {"S": "c"}, "sk": {"S": "1"}})
     ddb.delete_item(TableName=spec.name, Key={"pk": {"S": "c"}, "sk": {"S": "1"}})  # a user delete
-    assert sweep_expired(ddb, spec) == 1
+    assert sweep_expired(server.locks, spec.name) == 1
     left = {i["pk"]["S"] for i in ddb.scan(TableName=spec.name)["Items"]}
     assert left == {"b"}
     records = streams.get_records(ShardIterator=it)["Records"]
@@ -66,11 +72,180 @@ def test_ttl_sweeper_deletes_expired_items_as_the_ttl_service(moto: MotoServer) 
     by_key = {r["dynamodb"]["Keys"]["pk"]["S"]: r for r in removes}
     assert by_key["a"]["userIdentity"] == {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
     assert "userIdentity" not in by_key["c"]
-    assert woken  # the stream hook wakes pollers on every write
+    assert woken  # the stream hook fires on every write
 
 
-def test_snapshot_round_trip(moto: MotoServer, tmp_path: Path) -> None:
-    ddb = moto.client("dynamodb")
+def test_concurrent_adds_to_one_item_are_atomic(server: DataServer) -> None:
+    """The lost update moto shows without the table locks: 8 threads x 25 ADDs must total 200."""
+    ddb = local_client("dynamodb", server.url)
+    spec = _spec("atomic-test")
+    create_table(ddb, spec)
+    key = {"pk": {"S": "counter"}, "sk": {"S": "x"}}
+
+    def add() -> None:
+        for _ in range(25):
+            ddb.update_item(
+                TableName=spec.name,
+                Key=key,
+                UpdateExpression="ADD n :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+
+    threads = [threading.Thread(target=add) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ddb.get_item(TableName=spec.name, Key=key, ConsistentRead=True)["Item"]["n"] == {"N": "200"}
+
+
+def test_a_write_waits_only_for_its_own_table() -> None:
+    locks = TableLocks()
+    with locks.hold(["a"], exclusive=True):
+        entered = threading.Event()
+
+        def other_table() -> None:
+            with locks.hold(["b"], exclusive=True):
+                entered.set()
+
+        threading.Thread(target=other_table).start()
+        assert entered.wait(2), "a write to table b waited for table a"
+        readers = threading.Event()
+
+        def reader_of_a() -> None:
+            with locks.hold(["a"], exclusive=False):
+                readers.set()
+
+        threading.Thread(target=reader_of_a).start()
+        assert not readers.wait(0.2), "a read of table a went past its writer"
+    assert readers.wait(2)
+
+
+def test_tables_of_every_request_shape() -> None:
+    assert tables_of({"TableName": "t"}) == ["t"]
+    assert sorted(tables_of({"RequestItems": {"a": [], "b": []}})) == ["a", "b"]
+    assert tables_of({"TransactItems": [{"Put": {"TableName": "x"}}, {"Update": {"TableName": "y"}}]}) == [
+        "x",
+        "y",
+    ]
+    assert tables_of({}) == []
+
+
+ITEMS: list[dict[str, Any]] = [
+    {
+        "pk": {"S": "p1"},
+        "sk": {"S": "a"},
+        "n": {"N": "12.50"},
+        "flag": {"BOOL": True},
+        "nothing": {"NULL": True},
+    },
+    {
+        "pk": {"S": "p1"},
+        "sk": {"S": "b"},
+        "bin": {"B": b"\x00\xff\x10"},
+        "bins": {"BS": [b"\x01", b"\x02"]},
+        "strings": {"SS": ["x", "y"]},
+        "numbers": {"NS": ["1", "2"]},
+        "nested": {"M": {"l": {"L": [{"S": "é\u2028"}, {"N": "-3"}, {"M": {"b": {"B": b"z"}}}]}}},
+    },
+]
+
+
+def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
+    """The same requests answered by moto's serializer and by the data server's JSON path parse to
+    the same responses (binary values included), and the fast path is the one in use."""
+    from moto.dynamodb.responses import DynamoResult
+
+    ddb = local_client("dynamodb", server.url)
+    spec = _spec("serializer-test")
+    create_table(ddb, spec)
+    for item in ITEMS:
+        ddb.put_item(TableName=spec.name, Item=item)
+    key_b = {"pk": {"S": "p1"}, "sk": {"S": "b"}}
+    requests: list[tuple[str, dict[str, Any]]] = [
+        (
+            "update_item",
+            {
+                "TableName": spec.name,
+                "Key": key_b,
+                "UpdateExpression": "SET extra = :x",
+                "ExpressionAttributeValues": {":x": {"B": b"\x07"}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
+        (
+            "query",
+            {
+                "TableName": spec.name,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "p1"}},
+                "Limit": 1,
+                "ReturnConsumedCapacity": "TOTAL",
+            },
+        ),
+        ("get_item", {"TableName": spec.name, "Key": key_b}),
+        ("batch_get_item", {"RequestItems": {spec.name: {"Keys": [key_b]}}}),
+        ("scan", {"TableName": spec.name}),
+    ]
+
+    def answers() -> list[dict[str, Any]]:
+        out = []
+        for operation, kwargs in requests:
+            response = getattr(ddb, operation)(**kwargs)
+            response.pop("ResponseMetadata")
+            out.append(response)
+        return out
+
+    assert DynamoResult.fast_items is True
+    fast = answers()
+    DynamoResult.fast_items = False
+    try:
+        reference = answers()
+    finally:
+        DynamoResult.fast_items = True
+    assert fast == reference
+    with_extra = {**ITEMS[1], "extra": {"B": b"\x07"}}  # the update runs first, in both passes
+    assert fast[0]["Attributes"] == with_extra
+    assert fast[1]["Items"] == [ITEMS[0]] and fast[1]["LastEvaluatedKey"] and fast[1]["ConsumedCapacity"]
+    assert fast[2]["Item"] == with_extra
+    assert fast[3]["Responses"][spec.name] == [with_extra]
+
+
+def test_the_data_process_wakes_the_runtime_and_sweeps_ttl(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, list[str]]:
+        wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        wake.bind(("127.0.0.1", 0))
+        wake.settimeout(5)
+        store = DataStore("127.0.0.1", notify_port=wake.getsockname()[1], ttl_sweep_interval=0.2)
+        await store.start()
+        try:
+            ddb = store.client("dynamodb")
+            spec = _spec("process-ttl")
+            await asyncio.to_thread(create_table, ddb, spec)
+            await asyncio.to_thread(
+                ddb.put_item,
+                TableName=spec.name,
+                Item={"pk": {"S": "old"}, "sk": {"S": "1"}, "expiresAt": {"N": str(int(time.time()) - 1)}},
+            )
+            datagrams = await asyncio.to_thread(wake.recv, 16)
+            left: list[str] = ["old"]
+            deadline = time.monotonic() + 10
+            while left and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                items = (await asyncio.to_thread(ddb.scan, TableName=spec.name))["Items"]
+                left = [i["pk"]["S"] for i in items]
+            return len(datagrams), left
+        finally:
+            await store.stop()
+            wake.close()
+
+    woken, left = asyncio.run(scenario())
+    assert woken >= 1
+    assert left == []
+
+
+def test_snapshot_round_trip(server: DataServer, tmp_path: Path) -> None:
+    ddb = local_client("dynamodb", server.url)
     spec = _spec("snap-test")
     create_table(ddb, spec)
     for i in range(60):

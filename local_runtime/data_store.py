@@ -1,0 +1,367 @@
+"""The data process: DynamoDB (with Streams and TTL) and SQS, on moto's server, in a process of its own.
+
+``python -m local_runtime.data_store --host 127.0.0.1 [--notify-port P] [--ttl-sweep-interval S]``
+prints ``READY {"url": ...}`` on stdout once it listens, then serves until SIGTERM, SIGINT or the
+end of its standard input (so it never outlives the runtime that started it).
+
+It runs apart from the gateway so that the two never share a GIL: moto's request handling and
+response serialization took half of the runtime's single core under load. Three things are added
+to moto here, each because the local system needs it:
+
+- **Per-table write atomicity.** DynamoDB applies each single-item write atomically (UpdateItem ADD,
+  conditional PutItem); moto's threaded server interleaves concurrent requests and loses updates.
+  Writes take their table's lock exclusively, reads share it, and different tables never wait on
+  each other (:class:`TableLocks`).
+- **Item responses serialized as JSON directly.** moto 5.2 serializes every response through a
+  botocore-shape-driven serializer, which costs ~0.3 ms per returned item; a 500-subscriber Query
+  spent most of its time there. Item-bearing keys are already wire-shaped AttributeValues, so
+  they are dumped with :mod:`json` (binary values base64, as the wire wants) and the rest of the
+  response still goes through moto's serializer (:func:`install_fast_item_serializer`; a unit test
+  holds it against moto's own output).
+- **Stream wake-ups and TTL.** Every stream record appended sends one UDP datagram to
+  ``--notify-port`` so the runtime's pollers read at once instead of on their next tick; a sweeper
+  deletes expired items the way DynamoDB's TTL process does (stream records marked with the
+  service identity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .template import ACCOUNT_ID, REGION
+
+TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}  # Streams API shape
+
+log = logging.getLogger("local_runtime.data")
+
+# DynamoDB operations that only read: they share their table's lock. Every other DynamoDB_ operation
+# takes it exclusively. DynamoDBStreams_ reads need no lock (moto appends to a list per shard).
+READ_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "ListTables",
+        "DescribeContinuousBackups",
+        "ListTagsOfResource",
+        "DescribeLimits",
+        "DescribeEndpoints",
+    }
+)
+
+
+# -- per-table locks -------------------------------------------------------------------------------
+class _SharedLock:
+    """Many readers or one writer; a waiting writer holds back new readers (no writer starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class TableLocks:
+    """One shared/exclusive lock per table name, taken in name order (no deadlock across tables)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, _SharedLock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, table: str) -> _SharedLock:
+        with self._guard:
+            found = self._locks.get(table)
+            if found is None:
+                found = self._locks[table] = _SharedLock()
+            return found
+
+    @contextlib.contextmanager
+    def hold(self, tables: list[str], exclusive: bool) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for name in sorted(set(tables)):
+                lock = self.lock(name)
+                stack.enter_context(lock.exclusive() if exclusive else lock.shared())
+            yield
+
+
+def tables_of(body: dict[str, Any]) -> list[str]:
+    """The table names one DynamoDB request touches (single-table, batch and transaction shapes)."""
+    names: list[str] = []
+    if isinstance(body.get("TableName"), str):
+        names.append(body["TableName"])
+    if isinstance(body.get("RequestItems"), dict):
+        names.extend(str(k) for k in body["RequestItems"])
+    for entry in body.get("TransactItems") or []:
+        if isinstance(entry, dict):
+            for op in entry.values():
+                if isinstance(op, dict) and isinstance(op.get("TableName"), str):
+                    names.append(op["TableName"])
+    return names
+
+
+def with_table_locks(app: Callable[..., Any], locks: TableLocks) -> Callable[..., Any]:
+    """Wrap moto's WSGI app so each DynamoDB request holds the locks of the tables it touches."""
+
+    def locked(environ: dict[str, Any], start_response: Any) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB_"):  # SQS, Streams: no lock
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        tables = tables_of(body) if isinstance(body, dict) else []
+        operation = target.partition(".")[2]
+        with locks.hold(tables, exclusive=operation not in READ_OPERATIONS):
+            return list(app(environ, start_response))
+
+    return locked
+
+
+# -- item responses as JSON ------------------------------------------------------------------------
+_ITEM_KEYS = ("Items", "Item", "Attributes", "Responses", "LastEvaluatedKey", "UnprocessedKeys")
+
+
+def _binary_as_base64(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def install_fast_item_serializer() -> None:
+    """Serialize the item-bearing keys of DynamoDB results with :mod:`json` (see the module doc).
+
+    ``DynamoResult.fast_items = False`` switches back to moto's serializer (the tests compare both).
+    """
+    from moto.core.responses import ActionResult
+    from moto.dynamodb import responses
+
+    cls: Any = responses.DynamoResult
+    if hasattr(cls, "fast_items"):
+        return
+    moto_execute = cls.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        result = self.result
+        if not cls.fast_items or not isinstance(result, dict) or not any(k in result for k in _ITEM_KEYS):
+            return moto_execute(self, context)
+        items = {k: result[k] for k in _ITEM_KEYS if k in result}
+        rest = {k: v for k, v in result.items() if k not in items}
+        status, headers, body = ActionResult(rest).execute_result(context)
+        document = json.loads(body) if body else {}
+        document.update(items)
+        return status, headers, json.dumps(document, default=_binary_as_base64)
+
+    cls.fast_items = True
+    cls.execute_result = execute_result
+
+
+# -- stream wake-ups -------------------------------------------------------------------------------
+def install_stream_hook(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` (in moto's request thread) whenever a stream record is appended."""
+    from moto.dynamodb.models.table import StreamShard
+
+    original = getattr(StreamShard.add, "__wrapped_by_local_runtime__", None) or StreamShard.add
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        original(self, old, new)
+        with contextlib.suppress(Exception):  # a wake-up must never break a write
+            callback()
+
+    add.__wrapped_by_local_runtime__ = original  # type: ignore[attr-defined]
+    StreamShard.add = add  # type: ignore[method-assign]
+
+
+def udp_notifier(host: str, port: int) -> Callable[[], None]:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+
+    def notify() -> None:
+        with contextlib.suppress(OSError):  # a full buffer means a wake-up is already pending
+            sock.sendto(b"w", (host, port))
+
+    return notify
+
+
+# -- TTL ---------------------------------------------------------------------------------------------
+def _backend() -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[ACCOUNT_ID][REGION]
+
+
+def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) -> int:
+    """Delete the items of one table whose TTL attribute is in the past, as DynamoDB's TTL does.
+
+    Deletes go through moto's backend so that their stream records can carry the TTL service
+    identity (``userIdentity`` Type Service, PrincipalId dynamodb.amazonaws.com): that is how
+    consumers tell TTL deletions from user deletions.
+    """
+    table = _backend().get_table(table_name)
+    if table.ttl.get("TimeToLiveStatus") != "ENABLED" or not table.ttl.get("AttributeName"):
+        return 0
+    attr = table.ttl["AttributeName"]
+    now = time.time() if now is None else now
+    with locks.hold([table_name], exclusive=True):
+        expired = []
+        for item in list(table.all_items()):
+            value = item.attrs.get(attr)
+            if value is not None and value.type == "N":
+                with contextlib.suppress(ValueError):
+                    if float(value.value) < now:
+                        expired.append(item)
+        for item in expired:
+            table.delete_item(item.hash_key, item.range_key)
+            _mark_ttl_delete(table, item)
+    return len(expired)
+
+
+def _mark_ttl_delete(table: Any, item: Any) -> None:
+    shard = table.stream_shard
+    if shard is None:
+        return
+    keys = {table.hash_key_attr: item.hash_key.to_json()}
+    if table.range_key_attr is not None:
+        keys[table.range_key_attr] = item.range_key.to_json()
+    for rec in reversed(shard.items[-200:]):
+        record = rec.record
+        if (
+            record["eventName"] == "REMOVE"
+            and record["dynamodb"]["Keys"] == keys
+            and "userIdentity" not in record
+        ):
+            record["userIdentity"] = dict(TTL_IDENTITY)
+            return
+
+
+def sweep_all(locks: TableLocks) -> dict[str, int]:
+    deleted = {}
+    for name in list(_backend().tables):
+        try:
+            n = sweep_expired(locks, name)
+        except Exception:  # noqa: BLE001 - the sweeper carries on with the next table
+            log.exception("ttl sweep of %s failed", name)
+            continue
+        if n:
+            deleted[name] = n
+    return deleted
+
+
+# -- the server --------------------------------------------------------------------------------------
+class DataServer:
+    """moto's server with the additions above, in a thread of the calling process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
+        for name in ("werkzeug", "moto"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        install_fast_item_serializer()
+        self.locks = TableLocks()
+        app = with_table_locks(DomainDispatcherApplication(create_backend_app), self.locks)
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        bound_host, bound_port = self._server.server_address[:2]
+        bound_host = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        self.url = f"http://{shown}:{bound_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m local_runtime.data_store", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--notify-port", type=int, default=0, help="UDP port woken on every stream record")
+    p.add_argument("--ttl-sweep-interval", type=float, default=5.0)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
+    for key, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
+        os.environ.setdefault(key, value)
+    server = DataServer(args.host, args.port)
+    if args.notify_port:
+        install_stream_hook(udp_notifier(args.host, args.notify_port))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def watch_parent() -> None:  # the runtime holds our stdin: its end is ours
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        stop.set()
+
+    threading.Thread(target=watch_parent, name="parent", daemon=True).start()
+    sys.stdout.write("READY " + json.dumps({"url": server.url, "pid": os.getpid()}) + "\n")
+    sys.stdout.flush()
+    while not stop.wait(args.ttl_sweep_interval):
+        for name, n in sweep_all(server.locks).items():
+            log.info("ttl: deleted %d expired item(s) from %s", n, name)
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
