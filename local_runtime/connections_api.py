@@ -1,48 +1,92 @@
 """API Gateway's ``@connections`` management API: POST sends to a connection, GET describes it,
-DELETE closes it; 410 for an unknown or closed id, 413 over 128 KB, 429 over the runtime's bound.
+DELETE closes it; 410 for an unknown or closed id, 413 over 128 KB, 429 over the runtime's bounds.
 
-This is the hot path of every broadcast (one request per recipient), so it does as little as it
-can per request: no log line per call (a summary every few seconds instead), no JSON parse of the
-body, and one bound on the frames queued for delivery. Past that bound it answers
-``429 LimitExceededException``, as API Gateway does when a sender outruns it, rather than letting
-memory and latency grow without limit; senders retry 429s with backoff.
+This is the hot path of every broadcast (one request per recipient), so a connection whose first
+request is for ``@connections`` is served by :class:`ConnectionsProtocol`, a lean HTTP/1.1
+keep-alive server that writes the WebSocket frame straight to the recipient's transport: aiohttp's
+request machinery cost ~200 us of CPU per delivery, this ~30 us. Every other connection on the
+WebSocket port (the handshakes) goes on to aiohttp (:class:`PortSplitter`), which also answers
+``@connections`` through the same :meth:`ConnectionsApi.respond` should one arrive there.
+
+No log line per call: a summary every few seconds instead. Beyond its bounds (frames queued for
+a client that does not read, requests being handled) it answers ``429 LimitExceededException`` as
+API Gateway does when a sender outruns it, rather than letting memory and latency grow; senders
+retry 429s with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import struct
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aiohttp import WSCloseCode, web
 
 if TYPE_CHECKING:
-    from .websocket import WebSocketGateway
+    from .websocket import Connection, WebSocketGateway
 
 log = logging.getLogger("local_runtime.conn")
 MAX_MESSAGE = 128 * 1024
+MAX_HEAD = 16 * 1024  # request line + headers
+MAX_BODY = 1024 * 1024  # larger bodies are refused (413) and the connection closed
+REASONS = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    410: "Gone",
+    411: "Length Required",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}
+ERROR_TYPES = {
+    400: "BadRequestException",
+    403: "ForbiddenException",
+    410: "GoneException",
+    413: "PayloadTooLargeException",
+    429: "LimitExceededException",
+}
+
+# (status, JSON body, x-amzn-ErrorType) - what every front end turns into its own response
+Answer = tuple[int, bytes, str | None]
 
 
 def _iso(ms: float) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response(
-        {"message": message}, status=status, headers={"x-amzn-ErrorType": error_type(status)}
+def error(status: int, message: str) -> Answer:
+    return (
+        status,
+        json.dumps({"message": message}).encode(),
+        ERROR_TYPES.get(status, "InternalServerErrorException"),
     )
 
 
-def error_type(status: int) -> str:
-    return {
-        400: "BadRequestException",
-        403: "ForbiddenException",
-        410: "GoneException",
-        413: "PayloadTooLargeException",
-        429: "LimitExceededException",
-    }.get(status, "InternalServerErrorException")
+GONE = error(410, "Gone")
+BUSY = error(429, "Rate exceeded")
+OK: Answer = (200, b"", None)
+
+
+def websocket_frame(payload: bytes, text: bool) -> bytes:
+    """One unmasked, unfragmented server frame (RFC 6455 5.2)."""
+    opcode = 0x81 if text else 0x82
+    n = len(payload)
+    if n < 126:
+        return bytes((opcode, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", opcode, 126, n) + payload
+    return struct.pack("!BBQ", opcode, 127, n) + payload
 
 
 class FaultInjector:
@@ -65,12 +109,21 @@ class FaultInjector:
         return None
 
 
-class ConnectionsApi:
-    """``/@connections/{id}`` and ``/{stage}/@connections/{id}`` on the WebSocket API's port.
+def connection_id_of(path: str) -> str | None:
+    """``/@connections/{id}`` or ``/{stage}/@connections/{id}`` -> the (percent-decoded) id."""
+    head, sep, tail = path.partition("/@connections/")
+    if not sep or not tail or "/" in tail or head.count("/") > 1 or (head and not head.startswith("/")):
+        return None
+    return unquote(tail.split("?", 1)[0])
 
-    ``max_pending_bytes``: bytes written to a socket's transport but not yet taken by the kernel,
-    per connection, beyond which a POST to it answers 429 (a reader that does not keep up).
-    ``max_in_flight``: POSTs being handled at once, beyond which new ones answer 429.
+
+class ConnectionsApi:
+    """What ``@connections`` answers, whichever front end received the request.
+
+    ``max_pending_bytes``: bytes written to a client's transport that the kernel has not taken
+    yet, beyond which a POST to it answers 429 (a reader that does not keep up).
+    ``max_in_flight``: POSTs waiting on a send that must be awaited (a connection that negotiated
+    permessage-deflate, whose frames aiohttp compresses), beyond which new ones answer 429.
     """
 
     def __init__(
@@ -91,64 +144,82 @@ class ConnectionsApi:
         self.totals: Counter[str] = Counter()
         self._summary_task: asyncio.Task[None] | None = None
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_route("*", "/@connections/{id}", self.handle)
-        app.router.add_route("*", "/{stage}/@connections/{id}", self.handle)
-
-    async def handle(self, request: web.Request) -> web.Response:
+    # -- the answer -------------------------------------------------------------------------------
+    def respond_now(self, method: str, conn_id: str, body: bytes) -> Answer | None:
+        """The answer, if it can be given without waiting (None: use :meth:`respond`)."""
         if self._summary_task is None:
-            self._summary_task = asyncio.create_task(self._summaries())
-        method = request.method
-        if method == "POST" and self.in_flight >= self.max_in_flight:
-            await request.read()
-            return self._count(method, error_response(429, "Rate exceeded"))
+            self._summary_task = asyncio.get_running_loop().create_task(self._summaries())
+        conn = self.gateway.connections.get(conn_id)
+        if method == "POST":
+            answer = self._check_post(conn, body)
+            if answer is not None:
+                return self._count(method, answer)
+            assert conn is not None
+            if conn.ws.compress:  # permessage-deflate: aiohttp's writer compresses
+                return None
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            transport = conn.transport
+            if transport is None or transport.is_closing():
+                return self._count(method, GONE)
+            transport.write(websocket_frame(body, text is not None))  # type: ignore[attr-defined]
+            conn.touch()
+            return self._count(method, OK)
+        return self._count(method, self._describe_or_close(method, conn))
+
+    async def respond(self, method: str, conn_id: str, body: bytes) -> Answer:
+        answer = self.respond_now(method, conn_id, body)
+        if answer is not None:
+            return answer
+        conn = self.gateway.connections.get(conn_id)
+        if conn is None or conn.ws.closed:
+            return self._count(method, GONE)
+        if self.in_flight >= self.max_in_flight:
+            return self._count(method, BUSY)
         self.in_flight += 1
         try:
-            resp = await self._handle(method, request)
+            await conn.send(body)
+        except (ConnectionError, RuntimeError):
+            return self._count(method, GONE)
         finally:
             self.in_flight -= 1
-        return self._count(method, resp)
+        return self._count(method, OK)
 
-    async def _handle(self, method: str, request: web.Request) -> web.Response:
-        conn = self.gateway.connections.get(request.match_info["id"])
-        if method == "POST":
-            body = await request.read()
-            if conn is None or conn.ws.closed:
-                return _gone()
-            fault = self.faults.check(body) if self.faults.rules else None
-            if fault is not None:
-                return error_response(fault, "Injected failure (local test control)")
-            if len(body) > MAX_MESSAGE:
-                return error_response(413, "Message too long")
-            if conn.pending_bytes() > self.max_pending_bytes:
-                return error_response(429, "Rate exceeded")
-            try:
-                await conn.send(body)
-            except (ConnectionError, RuntimeError):
-                return _gone()
-            return web.Response(status=200)
+    def _check_post(self, conn: Connection | None, body: bytes) -> Answer | None:
         if conn is None or conn.ws.closed:
-            return _gone()
+            return GONE
+        if self.faults.rules:
+            fault = self.faults.check(body)
+            if fault is not None:
+                return error(fault, "Injected failure (local test control)")
+        if len(body) > MAX_MESSAGE:
+            return error(413, "Message too long")
+        if conn.pending_bytes() > self.max_pending_bytes:
+            return BUSY
+        return None
+
+    def _describe_or_close(self, method: str, conn: Connection | None) -> Answer:
+        if conn is None or conn.ws.closed:
+            return GONE
         if method == "GET":
-            return web.json_response(
-                {  # wire names (botocore maps them to ConnectedAt, Identity, ...)
-                    "connectedAt": _iso(conn.connected_at),
-                    "lastActiveAt": _iso(conn.last_active_ms),
-                    "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
-                }
-            )
+            described = {  # wire names (botocore maps them to ConnectedAt, Identity, ...)
+                "connectedAt": _iso(conn.connected_at),
+                "lastActiveAt": _iso(conn.last_active_ms),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            }
+            return 200, json.dumps(described).encode(), None
         if method == "DELETE":
             conn.close_reason = "Deleted by @connections"
             self.gateway.spawn(conn.ws.close(code=WSCloseCode.OK))
-            return web.Response(status=204)
-        return web.json_response({"message": "Method not allowed"}, status=405)
+            return 204, b"", None
+        return error(405, "Method not allowed")
 
-    def _count(self, method: str, resp: web.Response) -> web.Response:
-        key = f"{method} {resp.status}"
-        self.counts[key] += 1
-        if resp.status == 429:
-            self.counts["busy"] += 1
-        return resp
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _count(self, method: str, answer: Answer) -> Answer:
+        self.counts[f"{method} {answer[0]}"] += 1
+        return answer
 
     async def _summaries(self) -> None:
         """One log line per interval with activity: what a per-request line would say, in sum."""
@@ -157,16 +228,15 @@ class ConnectionsApi:
             if not self.counts:
                 continue
             counts, self.counts = self.counts, Counter()
-            busy = counts.pop("busy", 0)
             self.totals.update(counts)
+            busy = counts.get("POST 429", 0)
             parts = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-            level = logging.WARNING if busy else logging.INFO
             log.log(
-                level,
+                logging.WARNING if busy else logging.INFO,
                 "CONN last %.0f s: %s%s",
                 self.summary_interval,
                 parts,
-                f" ({busy} refused with 429: senders outran the runtime's bound)" if busy else "",
+                " (429s: senders outran a client or the runtime's bound)" if busy else "",
             )
 
     def stats(self) -> dict[str, int]:
@@ -176,6 +246,154 @@ class ConnectionsApi:
         if self._summary_task is not None:
             self._summary_task.cancel()
 
+    # -- the aiohttp front end (any @connections request that arrives on an aiohttp connection) --
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/@connections/{id}", self.handle)
+        app.router.add_route("*", "/{stage}/@connections/{id}", self.handle)
 
-def _gone() -> web.Response:
-    return error_response(410, "Gone")
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        status, payload, error_type = await self.respond(request.method, request.match_info["id"], body)
+        headers = {"x-amzn-ErrorType": error_type} if error_type else None
+        if not payload:
+            return web.Response(status=status, headers=headers)
+        return web.Response(status=status, body=payload, content_type="application/json", headers=headers)
+
+
+class ConnectionsProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive for ``@connections``: Content-Length bodies, requests answered in order."""
+
+    def __init__(self, api: ConnectionsApi) -> None:
+        self.api = api
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.waiting: asyncio.Task[None] | None = None  # a request that needs an await (in order)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiting is None:
+            self._serve()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def _serve(self) -> None:
+        while self.transport is not None and not self.transport.is_closing():
+            request = self._next_request()
+            if request is None:
+                return
+            method, path, body, keep_alive = request
+            conn_id = connection_id_of(path)
+            if conn_id is None:
+                self._reply(error(404, "Not Found"), keep_alive)
+                continue
+            answer = self.api.respond_now(method, conn_id, body)
+            if answer is None:
+                self.waiting = asyncio.get_running_loop().create_task(
+                    self._respond_later(method, conn_id, body, keep_alive)
+                )
+                return
+            self._reply(answer, keep_alive)
+
+    async def _respond_later(self, method: str, conn_id: str, body: bytes, keep_alive: bool) -> None:
+        try:
+            self._reply(await self.api.respond(method, conn_id, body), keep_alive)
+        finally:
+            self.waiting = None
+        self._serve()
+
+    def _next_request(self) -> tuple[str, str, bytes, bool] | None:
+        """One complete request from the buffer (None: wait for more bytes, or it was refused)."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEAD:
+                self._refuse(431, "Request header fields too large")
+            return None
+        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        parts = head[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self._refuse(400, "Bad request line")
+            return None
+        method, path, version = parts
+        length = 0
+        keep_alive = version == "HTTP/1.1"
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                if not value.strip().isdigit():
+                    self._refuse(400, "Bad Content-Length")
+                    return None
+                length = int(value)
+            elif name == "transfer-encoding":
+                self._refuse(411, "Content-Length required")
+                return None
+            elif name == "connection":
+                keep_alive = (
+                    value.strip().lower() != "close"
+                    if version == "HTTP/1.1"
+                    else (value.strip().lower() == "keep-alive")
+                )
+        if length > MAX_BODY:
+            self._refuse(413, "Message too long")
+            return None
+        start = end + 4
+        if len(self.buffer) < start + length:
+            return None
+        body = bytes(self.buffer[start : start + length])
+        del self.buffer[: start + length]
+        return method, path, body, keep_alive
+
+    def _reply(self, answer: Answer, keep_alive: bool) -> None:
+        status, payload, error_type = answer
+        if self.transport is None:
+            return
+        head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}", f"Content-Length: {len(payload)}"]
+        if payload:
+            head.append("Content-Type: application/json")
+        if error_type:
+            head.append(f"x-amzn-ErrorType: {error_type}")
+        if not keep_alive:
+            head.append("Connection: close")
+        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        if not keep_alive:
+            self.transport.close()
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._reply(error(status, message), keep_alive=False)
+        self.buffer.clear()
+
+
+class PortSplitter(asyncio.Protocol):
+    """The WebSocket port's first look at a connection: ``@connections`` traffic goes to
+    :class:`ConnectionsProtocol`, everything else to aiohttp (``aiohttp_protocol``)."""
+
+    def __init__(self, api: ConnectionsApi, aiohttp_protocol: Callable[[], asyncio.Protocol]) -> None:
+        self.api = api
+        self.aiohttp_protocol = aiohttp_protocol
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        line_end = self.buffer.find(b"\r\n")
+        if line_end < 0 and len(self.buffer) < MAX_HEAD:
+            return
+        request_line = self.buffer[: max(line_end, 0)].split(b" ")
+        target = request_line[1] if len(request_line) > 1 else b""
+        protocol: asyncio.Protocol = (
+            ConnectionsProtocol(self.api) if b"/@connections/" in target else self.aiohttp_protocol()
+        )
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        protocol.data_received(self.buffer)
+        self.buffer = b""

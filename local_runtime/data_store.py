@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from .template import ACCOUNT_ID, REGION
@@ -145,11 +146,28 @@ def tables_of(body: dict[str, Any]) -> list[str]:
     return names
 
 
-def with_table_locks(app: Callable[..., Any], locks: TableLocks) -> Callable[..., Any]:
-    """Wrap moto's WSGI app so each DynamoDB request holds the locks of the tables it touches."""
+def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
+    """moto's WSGI app, with two changes on the way in:
 
-    def locked(environ: dict[str, Any], start_response: Any) -> Any:
+    - each DynamoDB request holds the locks of the tables it touches (see :class:`TableLocks`);
+    - the service app is found once per ``X-Amz-Target`` service prefix and then looked up in a
+      dict: moto's dispatcher infers the service under one process-wide lock on every request,
+      which made every DynamoDB and SQS call of the system wait for every other.
+    """
+    apps: dict[str, Any] = {}
+
+    def app_for(environ: dict[str, Any], target: str) -> Any:
+        key = target.partition(".")[0]
+        if not key:
+            return dispatcher.get_application(environ)
+        found = apps.get(key)
+        if found is None:
+            found = apps[key] = dispatcher.get_application(environ)
+        return found
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        app = app_for(environ, target)
         if not target.startswith("DynamoDB_"):  # SQS, Streams: no lock
             return app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -164,16 +182,20 @@ def with_table_locks(app: Callable[..., Any], locks: TableLocks) -> Callable[...
         with locks.hold(tables, exclusive=operation not in READ_OPERATIONS):
             return list(app(environ, start_response))
 
-    return locked
+    return serve
 
 
 # -- item responses as JSON ------------------------------------------------------------------------
 _ITEM_KEYS = ("Items", "Item", "Attributes", "Responses", "LastEvaluatedKey", "UnprocessedKeys")
 
 
-def _binary_as_base64(value: Any) -> str:
+def _wire_value(value: Any) -> Any:
+    """What the JSON protocol puts on the wire for the values :mod:`json` does not know."""
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
+    if isinstance(value, datetime):  # timestamps: epoch seconds, to the millisecond (as moto's)
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(aware.timestamp()) + (value.microsecond // 1000) / 1000
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
@@ -199,10 +221,39 @@ def install_fast_item_serializer() -> None:
         status, headers, body = ActionResult(rest).execute_result(context)
         document = json.loads(body) if body else {}
         document.update(items)
-        return status, headers, json.dumps(document, default=_binary_as_base64)
+        return status, headers, json.dumps(document, default=_wire_value)
 
     cls.fast_items = True
     cls.execute_result = execute_result
+    _install_fast_stream_records(cls)
+
+
+def _install_fast_stream_records(switch: Any) -> None:
+    """The same for DynamoDB Streams' GetRecords, which a poller calls after every write; its
+    records hold ready wire-shaped images (``switch.fast_items`` turns both paths off)."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodbstreams import responses
+
+    handler: Any = responses.DynamoDBStreamsHandler
+    moto_get_records = handler.get_records
+
+    class StreamRecords(ActionResult):
+        def execute_result(self, context: Any) -> Any:
+            result: dict[str, Any] = self.result  # type: ignore[assignment]
+            status, headers, body = ActionResult(
+                {k: v for k, v in result.items() if k != "Records"}
+            ).execute_result(context)
+            document = json.loads(body) if body else {}
+            document["Records"] = [r.to_json() if hasattr(r, "to_json") else r for r in result["Records"]]
+            return status, headers, json.dumps(document, default=_wire_value)
+
+    def get_records(self: Any) -> Any:
+        result = moto_get_records(self)
+        if not switch.fast_items:
+            return result
+        return StreamRecords(result.result)
+
+    handler.get_records = get_records
 
 
 # -- stream wake-ups -------------------------------------------------------------------------------
@@ -309,7 +360,7 @@ class DataServer:
 
         install_fast_item_serializer()
         self.locks = TableLocks()
-        app = with_table_locks(DomainDispatcherApplication(create_backend_app), self.locks)
+        app = data_app(DomainDispatcherApplication(create_backend_app), self.locks)
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         bound_host, bound_port = self._server.server_address[:2]
@@ -348,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     def watch_parent() -> None:  # the runtime holds our stdin: its end is ours
-        with contextlib.suppress(OSError, ValueError):
-            while sys.stdin.buffer.read(4096):
+        with contextlib.suppress(OSError):  # os.read: no buffered-reader lock held at exit
+            while os.read(0, 4096):
                 pass
         stop.set()
 

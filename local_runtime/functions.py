@@ -198,6 +198,7 @@ class FunctionPool:
 
     async def _acquire(self) -> Worker:
         async with self._cond:
+            waited = False
             while True:
                 if self._closed:
                     raise WorkerDied("runtime is shutting down")
@@ -209,13 +210,15 @@ class FunctionPool:
                     self._count += 1
                     self._starting += 1
                     break
-                await self._wait_for_worker()
+                await self._wait_for_worker(first=not waited)
+                waited = True
         return await self._spawn_reserved(park_idle=False)
 
-    async def _wait_for_worker(self) -> None:
-        """Wait (holding ``_cond``) for a worker to come free; say so in the log, at most every 10 s."""
+    async def _wait_for_worker(self, first: bool) -> None:
+        """Wait (holding ``_cond``) for a worker to come free; say so in the log, at most every 10 s.
+        ``first``: this call's first wait (each call counts once, however often it is woken)."""
         self._waiting += 1
-        self._waits += 1
+        self._waits += first
         self._most_waiting = max(self._most_waiting, self._waiting)
         now = time.monotonic()
         if now - self._saturation_logged >= SATURATION_LOG_INTERVAL:

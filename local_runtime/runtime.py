@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .connections_api import ConnectionsApi
+from .connections_api import ConnectionsApi, PortSplitter
 from .controls import Controls
 from .functions import FunctionPool, Functions, build_env
 from .http_api import HttpGateway
@@ -131,6 +131,7 @@ class Runtime:
         self.timings: dict[str, float] = {}
         self.warm_task: asyncio.Task[None] | None = None
         self._wake_transport: asyncio.DatagramTransport | None = None
+        self._ws_server: asyncio.Server | None = None
         self._stream_pollers: list[StreamPoller] = []
         self._t0 = time.perf_counter()
 
@@ -336,12 +337,28 @@ class Runtime:
         self.http.add_routes(api_app)  # last: its catch-all serves the API's routes
         if http_api is not None:
             log.info("http api %s: %d route(s)", http_api.name, len(http_api.routes))
-        self.runners.append(await _serve(ws_app, ws_sock))
+        if self.connections is not None:
+            await self._serve_websocket_port(ws_app, ws_sock, self.connections)
+        else:
+            self.runners.append(await _serve(ws_app, ws_sock))
         self.runners.append(await _serve(api_app, api_sock))
         if front_sock is not None:
             front_app = web.Application()
             self._frontend_routes(front_app)
             self.runners.append(await _serve(front_app, front_sock))
+
+    async def _serve_websocket_port(
+        self, ws_app: web.Application, sock: socket.socket, connections: ConnectionsApi
+    ) -> None:
+        """aiohttp serves the handshakes; connections that start with @connections skip it."""
+        runner = web.AppRunner(ws_app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        aiohttp_protocol = runner.server
+        assert aiohttp_protocol is not None
+        self._ws_server = await asyncio.get_running_loop().create_server(
+            lambda: PortSplitter(connections, aiohttp_protocol), sock=sock
+        )
+        self.runners.append(runner)
 
     async def _start_event_sources(self) -> None:
         """Pollers start at LATEST, after the restore: restored items are never re-broadcast."""
@@ -507,6 +524,8 @@ class Runtime:
         t_close = time.perf_counter()
         if self.connections is not None:
             await self.connections.close()
+        if self._ws_server is not None:
+            self._ws_server.close()
         await asyncio.gather(*(r.cleanup() for r in self.runners), return_exceptions=True)
         log.info("servers closed (%.2f s)", time.perf_counter() - t_close)
         if self.warm_task is not None and not self.warm_task.done():

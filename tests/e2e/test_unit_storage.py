@@ -188,12 +188,19 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
         ("scan", {"TableName": spec.name}),
     ]
 
+    streams = local_client("dynamodbstreams", server.url)
+    arn = ddb.describe_table(TableName=spec.name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
     def answers() -> list[dict[str, Any]]:
         out = []
         for operation, kwargs in requests:
             response = getattr(ddb, operation)(**kwargs)
             response.pop("ResponseMetadata")
             out.append(response)
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        out.append({"Records": records[:2]})  # the two INSERTs: images with binary values, timestamps
         return out
 
     assert DynamoResult.fast_items is True
@@ -209,6 +216,8 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
     assert fast[1]["Items"] == [ITEMS[0]] and fast[1]["LastEvaluatedKey"] and fast[1]["ConsumedCapacity"]
     assert fast[2]["Item"] == with_extra
     assert fast[3]["Responses"][spec.name] == [with_extra]
+    assert fast[5]["Records"][0]["dynamodb"]["NewImage"] == ITEMS[0]
+    assert fast[5]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"].year >= 2026
 
 
 def test_the_data_process_wakes_the_runtime_and_sweeps_ttl(tmp_path: Path) -> None:

@@ -164,9 +164,10 @@ class ThrottlingProxy:
         self.server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def runtime_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The local runtime on free loopback ports (synthesized once), shared by the slow tests."""
+    """A fresh local runtime on free loopback ports for each module that uses one (the load test's
+    backlog never reaches the next module's tests); the app is synthesized once (E2E_CDK_OUT)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]

@@ -2,8 +2,11 @@
 
 Every comment must reach every client that stayed connected, and every client that dropped and
 came back with ``subscribe`` + ``since`` must hold every comment after its dedupe by id. Bounded:
-LOAD_CLIENTS (default 1,000) clients, LOAD_SECONDS (default 15) of comments at LOAD_RATE (2/s),
-10 % of the clients churn; the whole test stops within ~120 s.
+LOAD_CLIENTS (default 500) clients, LOAD_SECONDS (default 15) of comments at LOAD_RATE (2/s),
+10 % of the clients churn. That is 1,000 deliveries/s, a fifth of what `make bench` measures the
+runtime to sustain on a quiet 2-core machine and under half of it with one core taken, so the
+test checks the contract (nothing lost, no duplicate after dedupe), not the capacity. It waits
+for delivery as long as the backlog still shrinks, up to a hard bound; the test stops by itself.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENTS = int(os.environ.get("LOAD_CLIENTS", "1000"))
+CLIENTS = int(os.environ.get("LOAD_CLIENTS", "500"))
+STALL_SECONDS = 15.0  # no delivery progress for this long: stop waiting
+MAX_WAIT_SECONDS = 120.0
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
 RATE = float(os.environ.get("LOAD_RATE", "2"))
 CHURN = 0.10
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(420)]
 
 
 class Client:
@@ -111,6 +116,20 @@ async def _session_loop(
         await asyncio.sleep(random.uniform(0.3, 1.5))  # noqa: S311 - test jitter
 
 
+async def _wait_for_backlog(clients: list[Client], expected: set[str]) -> None:
+    """Until every client holds every comment, or no client gained one for STALL_SECONDS."""
+    started = last_progress = time.monotonic()
+    missing = sum(len(expected - c.ids()) for c in clients)
+    while missing and time.monotonic() - started < MAX_WAIT_SECONDS:
+        await asyncio.sleep(0.25)
+        now_missing = sum(len(expected - c.ids()) for c in clients)
+        if now_missing < missing:
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > STALL_SECONDS:
+            return
+        missing = now_missing
+
+
 async def _load(urls: dict[str, str]) -> dict[str, Any]:
     import aiohttp
 
@@ -162,11 +181,7 @@ async def _load(urls: dict[str, str]) -> dict[str, Any]:
                 if response.status == 201:
                     posted.append(await response.json())
         expected = {c["id"] for c in posted}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if all(expected <= c.ids() for c in clients):
-                break
-            await asyncio.sleep(0.2)
+        await _wait_for_backlog(clients, expected)
         stop.set()
         for task in tasks:
             task.cancel()
