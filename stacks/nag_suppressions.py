@@ -34,8 +34,9 @@ NAG_REASONS: dict[str, str] = {
         "byPost GSI for a post's subscribers and PATCH/DELETE query the byCommentId LSI."
     ),
     "IAM5[connections]": (
-        "execute-api:ManageConnections on <api>/<stage>/*/@connections/*: connection ids are only known "
-        "at run time; the grant is scoped to this API and stage."
+        "execute-api:ManageConnections on <api>/<stage>/POST/@connections/*: connection ids are only "
+        "known at run time; the grant is scoped to this API, this stage and the POST method (send), "
+        "the only @connections call the functions make."
     ),
     "IAM4[apigw-logs]": (
         "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy made for the account-level "
@@ -105,7 +106,7 @@ def apply_nag_suppressions(stack: RealtimeCommentsStack) -> None:
     ws_stage = stack.websocket.options.stage_name
     connections_resource = (
         "arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
-        f"<{ws_api}>/{ws_stage}/*/@connections/*"
+        f"<{ws_api}>/{ws_stage}/POST/@connections/*"
     )
     connections_id = _logical_id(stack, stack.connections.table)
     comments_id = _logical_id(stack, stack.comments.table)

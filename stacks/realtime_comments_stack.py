@@ -175,6 +175,7 @@ class RealtimeCommentsStack(Stack):
             create_alarm_topic=config.alarm_topic,
             alarm_email=config.alarm_email,
             dashboard_name=f"RealtimeComments-{config.name}",
+            alarm_key_removal_policy=log_removal,
         )
 
         self._pin_stateful_logical_ids()

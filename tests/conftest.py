@@ -176,6 +176,11 @@ class Tables:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def connection_items(self) -> list[dict[str, Any]]:
+        """The connections table without its bookkeeping partitions ("#all#..." registry
+        entries and "#stats#..." counter shards): connection and subscription items only."""
+        return [item for item in self.scan(self.connections) if not item["connectionId"]["S"].startswith("#")]
+
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every item of every table, to assert that a rejected request wrote nothing."""
         key = json.dumps

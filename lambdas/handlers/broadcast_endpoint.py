@@ -15,7 +15,7 @@ from realtime_comments.broadcasting.publish import publish
 from realtime_comments.envelope import MAX_MESSAGE_BYTES, byte_size, encode_message
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import Settings
-from realtime_comments.validation import validate_post_id
+from realtime_comments.validation import json_problem, validate_post_id
 
 app = APIGatewayHttpResolver()
 
@@ -26,6 +26,14 @@ class BroadcastRequest(BaseModel):
     type: Literal["comment.created", "comment.updated", "comment.deleted", "comments.list", "test"]
     data: dict[str, Any]
     postId: str | None = None  # noqa: N815 - the contract's field name
+
+    @field_validator("data")
+    @classmethod
+    def _sendable_data(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = json_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("postId")
     @classmethod

@@ -116,6 +116,13 @@ def connection_count() -> Response:
     return json_response(200, {"status": "ok", "count": connections.count_connections()})
 
 
+@app.exception_handler(InvalidParameter)
+def _invalid(error: InvalidParameter) -> Response:
+    # The request models refuse bad input first; this is the service's own guard (e.g. content
+    # that cannot be stored), still a 400 that writes nothing.
+    return error_response(400, "VALIDATION_ERROR", str(error))
+
+
 @app.exception_handler(service.CommentNotFound)
 def _not_found(error: service.CommentNotFound) -> Response:
     return error_response(404, "NOT_FOUND", "comment not found")

@@ -29,7 +29,17 @@ def parse_fanout_body(body: str) -> tuple[str, list[str]]:
     message, ids = parsed.get("message"), parsed.get("connectionIds")
     if not isinstance(message, str) or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise MalformedFanoutMessage("fan-out message needs a string `message` and a list `connectionIds`")
+    if not _encodable(message):  # a lone surrogate (JSON escape): no frame can carry it
+        raise MalformedFanoutMessage("fan-out message is not valid Unicode text")
     return message, ids
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -10,17 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from realtime_comments import aws_clients
 from realtime_comments.broadcasting.publish import publish, raise_on_transient_failures
+from realtime_comments.broadcasting.recipients import Audience, BatchAudience
 from realtime_comments.broadcasting.stream_messages import message_for_record
+from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import Settings
 
 
-def record_handler(record: DynamoDBRecord) -> None:
+def record_handler(record: DynamoDBRecord, settings: Settings, audience: Audience) -> None:
     post_message = message_for_record(record.raw_event)
     if post_message is None:
         return
-    outcome = publish(post_message.message, post_message.post_id, Settings.from_env())
+    outcome = publish(post_message.message, post_message.post_id, settings, audience)
     logger.info(
         "broadcast",
         extra={
@@ -56,9 +59,13 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     batch, the invocation fails instead and BisectBatchOnFunctionError isolates it.
     """
     records = event.get("Records") or []
+    settings = Settings.from_env()
+    audience = BatchAudience(
+        ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+    )
     for index, raw in enumerate(records):
         try:
-            record_handler(DynamoDBRecord(raw))
+            record_handler(DynamoDBRecord(raw), settings, audience)
         except Exception as exc:
             logger.exception("record failed", extra={"sequence_number": _sequence_number(raw)})
             if index == 0:

@@ -7,14 +7,21 @@ DynamoDB call there is covered)."""
 from __future__ import annotations
 
 # Connections table
-CONNECTION_PUT = ("dynamodb:PutItem",)
-# Query a connection's items then batch-delete them ($disconnect, 410 Gone after a send).
-CONNECTION_CLEANUP = ("dynamodb:Query", "dynamodb:BatchWriteItem")
+# $connect: put the connection and its registry entry, ADD 1 to the counter shard.
+CONNECTION_PUT = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+# $disconnect and 410 Gone after a send: delete the connection item (returning it), Query the
+# rest of its items, batch-delete them with the registry entry, ADD -1 to the counter shard.
+CONNECTION_CLEANUP = (
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:UpdateItem",
+)
 # subscribe / unsubscribe: read the connection, put or delete a subscription item.
 SUBSCRIPTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
-# Recipients of a post (Query on byPost) are covered by CONNECTION_CLEANUP's Query;
-# every connection (broadcast_to_all, connection count) is a Scan.
-CONNECTION_SCAN = ("dynamodb:Scan",)
+# Recipients of a post (Query on byPost) and of broadcast_to_all (Query per registry shard) are
+# covered by CONNECTION_CLEANUP's Query. The health route reads the counter shards.
+CONNECTION_COUNT = ("dynamodb:BatchGetItem",)
 
 # Comments table
 COMMENTS_READ = ("dynamodb:GetItem", "dynamodb:Query")

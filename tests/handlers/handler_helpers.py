@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from realtime_comments import aws_clients
+from realtime_comments.comments.model import Comment
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.comments.service import create_comment
 from realtime_comments.connections import ConnectionsRepository
@@ -25,13 +27,29 @@ def connections_repository() -> ConnectionsRepository:
 
 
 def seed_comments(
-    post_id: str, count: int, *, user_id: str = "alice", content: str | None = None
+    post_id: str, count: int, *, user_id: str = "alice", content: str | None = None, raw: bool = False
 ) -> list[Any]:
+    """Comments created through the service; with `raw=True` written straight to the table, as
+    data stored before today's input checks (control characters, say) would be."""
     repository = comments_repository()
-    return [
-        create_comment(repository, post_id, user_id, content or f"comment number {index + 1}")
-        for index in range(count)
-    ]
+    if not raw:
+        return [
+            create_comment(repository, post_id, user_id, content or f"comment number {index + 1}")
+            for index in range(count)
+        ]
+    comments = []
+    for index in range(count):
+        comment = Comment(
+            id=str(uuid.uuid4()),
+            post_id=post_id,
+            seq=repository.next_seq(post_id),
+            content=content or f"comment number {index + 1}",
+            user_id=user_id,
+            created_at="2026-01-01T00:00:00.000Z",
+        )
+        repository.insert(comment)
+        comments.append(comment)
+    return comments
 
 
 def seed_subscribers(post_id: str, connection_ids: list[str], *, expires_at: int = 4_000_000_000) -> None:

@@ -41,7 +41,7 @@ def test_gone_connection_is_deleted_with_its_subscriptions(tables, connections_s
     result = deliver("hello", ["alive", "dead"])
 
     assert (result.sent, result.gone, result.failed) == (1, 1, 0)
-    remaining = {item["connectionId"]["S"] for item in tables.scan(tables.connections)}
+    remaining = {item["connectionId"]["S"] for item in tables.connection_items()}
     assert remaining == {"alive"}
 
 
@@ -112,7 +112,7 @@ def test_boto3_client_path_behaves_the_same(tables, connections_sink):
     )
     result = deliver("hello", ["ok", "busy", "dead"], client=client, retry=FAST_RETRY)
     assert (result.sent, result.gone, result.failed) == (2, 1, 0)
-    assert tables.scan(tables.connections) == []
+    assert tables.connection_items() == []
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_gone_subscriber_is_cleaned_up_during_broadcast(tables, connections_sink
     connections_sink.gone.add("vanished")
     response = stream_broadcaster.handler(stream_event(stream_record("INSERT", new=comment_item())), None)
     assert response == {"batchItemFailures": []}
-    assert {item["connectionId"]["S"] for item in tables.scan(tables.connections)} == {"alive"}
+    assert {item["connectionId"]["S"] for item in tables.connection_items()} == {"alive"}
 
 
 def test_only_the_record_with_transient_failures_is_reported(connections_sink, monkeypatch):
@@ -172,3 +172,25 @@ def test_fanout_worker_reports_bad_and_stuck_messages(connections_sink, monkeypa
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     assert failed == {event["Records"][1]["messageId"], event["Records"][2]["messageId"]}
     assert sorted(connections_sink.recipients()) == ["a", "b"]
+
+
+def test_a_batch_reads_each_posts_subscribers_once(connections_sink, monkeypatch):
+    from realtime_comments.connections import ConnectionsRepository
+
+    seed_subscribers("post-1", ["s1", "s2"])
+    seed_subscribers("post-2", ["t1"])
+    reads: list[str] = []
+    original = ConnectionsRepository.subscriber_ids
+
+    def counting(self, post_id):
+        reads.append(post_id)
+        return original(self, post_id)
+
+    monkeypatch.setattr(ConnectionsRepository, "subscriber_ids", counting)
+    records = [stream_record("INSERT", new=comment_item("post-1", seq)) for seq in (1, 2, 3)]
+    records.append(stream_record("INSERT", new=comment_item("post-2", 1)))
+    assert stream_broadcaster.handler(stream_event(*records), None) == {"batchItemFailures": []}
+
+    assert sorted(reads) == ["post-1", "post-2"]
+    assert [m["data"]["comment"]["seq"] for m in connections_sink.messages_for("s1")] == [1, 2, 3]
+    assert len(connections_sink.messages_for("t1")) == 1

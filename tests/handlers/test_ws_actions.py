@@ -38,7 +38,7 @@ def test_subscribe_stores_subscription_and_replies_subscribed_then_list(tables, 
     assert set(data["comments"][0]) == {"id", "postId", "content", "userId", "createdAt", "seq"}
     assert connections_repository().subscriber_ids("post-1") == [CONN]
     # The subscription expires with its connection.
-    items = {item["sk"]["S"]: item for item in tables.scan(tables.connections)}
+    items = {item["sk"]["S"]: item for item in tables.connection_items()}
     assert items["sub#post-1"]["expiresAt"] == items["connection"]["expiresAt"]
     assert items["sub#post-1"]["userId"] == {"S": "alice"}
 
@@ -79,7 +79,7 @@ def test_subscribe_since_zero_and_since_beyond_last(connections_sink, connected)
 
 def test_comments_list_never_exceeds_128_kb(connections_sink, connected):
     # 50 comments of 4,000 characters that JSON escapes to 6 bytes each: ~1.2 MB unbounded.
-    seed_comments("post-1", 50, content="\x01" * 4000)
+    seed_comments("post-1", 50, content="\x01" * 4000, raw=True)
     _act({"action": "subscribe", "postId": "post-1"})
     body = next(body for target, body in connections_sink.posts if b"comments.list" in body)
     assert len(body) <= 128 * 1024
@@ -92,7 +92,7 @@ def test_comments_list_never_exceeds_128_kb(connections_sink, connected):
 
 
 def test_comments_list_with_since_keeps_the_oldest_when_trimmed(connections_sink, connected):
-    seed_comments("post-1", 40, content="\x01" * 4000)
+    seed_comments("post-1", 40, content="\x01" * 4000, raw=True)
     _act({"action": "subscribe", "postId": "post-1", "since": 10})
     body = next(body for target, body in connections_sink.posts if b"comments.list" in body)
     assert len(body) <= 128 * 1024
@@ -159,7 +159,7 @@ def test_named_route_with_malformed_body_replies_error(raw, connections_sink, co
 
 def test_subscribe_before_connection_item_exists_still_expires(tables, connections_sink):
     _act({"action": "subscribe", "postId": "post-1"})
-    (item,) = tables.scan(tables.connections)
+    (item,) = tables.connection_items()
     assert item["sk"] == {"S": "sub#post-1"} and int(item["expiresAt"]["N"]) > 0
     assert types_of(connections_sink.messages_for(CONN)) == ["subscribed", "comments.list"]
 
@@ -189,7 +189,7 @@ def test_default_route_survives_a_gone_caller(tables, connections_sink):
     connections_sink.gone.add(CONN)
     ws_connect.handler(ws_event("$connect", CONN), None)
     assert ws_default.handler(ws_event("$default", CONN, raw_body="hi"), None) == {"statusCode": 200}
-    assert tables.scan(tables.connections) == []
+    assert tables.connection_items() == []
 
 
 def test_subscribe_with_absurd_since_replies_error(tables, connections_sink, connected):

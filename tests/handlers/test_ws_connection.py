@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from events import ws_event
 from handlers import ws_actions, ws_connect, ws_disconnect
 
 
 def _items(tables) -> list[dict]:
-    return tables.scan(tables.connections)
+    return tables.connection_items()
 
 
 def test_connect_stores_connection_with_ttl(tables):
@@ -44,3 +45,100 @@ def test_disconnect_removes_connection_and_subscriptions(tables, connections_sin
 
 def test_disconnect_of_unknown_connection_is_harmless(tables):
     assert ws_disconnect.handler(ws_event("$disconnect", "never-connected"), None) == {"statusCode": 200}
+
+
+# --- the connection counter (GET /api/v1/websocket/connections reads it, never a Scan) ----------
+def _count() -> int:
+    import json
+
+    from events import http_event
+    from handlers import comments_api
+
+    response = comments_api.handler(http_event("GET", "/api/v1/websocket/connections"), None)
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert set(body) == {"status", "count"} and body["status"] == "ok"
+    return body["count"]
+
+
+def test_counter_follows_connect_disconnect_and_gone_cleanup(tables, connections_sink):
+    from handler_helpers import connections_repository
+    from realtime_comments.delivery import deliver
+
+    for index in range(5):
+        ws_connect.handler(ws_event("$connect", f"c{index}=", user_id="alice"), None)
+    assert _count() == 5
+    ws_connect.handler(ws_event("$connect", "c0=", user_id="alice"), None)  # a retried $connect
+    assert _count() == 5
+    ws_disconnect.handler(ws_event("$disconnect", "c1="), None)
+    ws_disconnect.handler(ws_event("$disconnect", "c1="), None)  # twice: counted off once
+    assert _count() == 4
+    connections_sink.gone.add("c2=")
+    result = deliver("hi", ["c2=", "c3="])  # 410 cleanup
+    assert result.gone == 1
+    ws_disconnect.handler(ws_event("$disconnect", "c2="), None)  # $disconnect after the 410 cleanup
+    assert _count() == 3
+    assert sorted(connections_repository().all_connection_ids()) == ["c0=", "c3=", "c4="]
+
+
+def test_counter_never_reports_below_zero(tables):
+    from handler_helpers import connections_repository
+
+    repository = connections_repository()
+    repository._add_to_count("x", -3)  # e.g. drift from connections that predate the counter
+    assert _count() == 0
+
+
+def test_connections_from_before_the_counter_are_not_counted_off(tables):
+    """A connection item without the `counted` mark (written before the counter existed) does
+    not take the counter down when it goes."""
+    tables.client.put_item(
+        TableName=tables.connections,
+        Item={"connectionId": {"S": "old="}, "sk": {"S": "connection"}, "userId": {"S": "u"}},
+    )
+    ws_connect.handler(ws_event("$connect", "new=", user_id="bob"), None)
+    ws_disconnect.handler(ws_event("$disconnect", "old="), None)
+    assert _count() == 1
+
+
+def test_health_and_broadcast_to_all_never_scan(tables, connections_sink, monkeypatch):
+    """The count is one BatchGetItem, broadcast_to_all's recipients one Query per shard: no Scan,
+    however many connections and subscriptions the table holds."""
+    from handler_helpers import connections_repository, seed_subscribers
+    from realtime_comments import aws_clients
+    from realtime_comments.broadcasting.recipients import recipients
+    from realtime_comments.settings import Settings
+
+    seed_subscribers("post-1", [f"s{i}=" for i in range(30)])
+    client = aws_clients.dynamodb(Settings.from_env())
+    calls: list[str] = []
+    for name in ("scan", "query", "batch_get_item"):
+        original = getattr(client, name)
+
+        def spy(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(client, name, spy)
+    assert _count() == 30
+    assert calls == ["batch_get_item"]
+    calls.clear()
+    assert sorted(recipients(connections_repository(), None)) == sorted(f"s{i}=" for i in range(30))
+    assert "scan" not in calls and len(calls) == 16
+
+
+def test_subscriber_ids_fetch_only_the_connection_id(tables, monkeypatch):
+    from handler_helpers import connections_repository, seed_subscribers
+
+    seed_subscribers("post-1", ["a=", "b="])
+    repository = connections_repository()
+    seen: list[dict[str, Any]] = []
+    original = repository.client.query
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(repository.client, "query", spy)
+    assert sorted(repository.subscriber_ids("post-1")) == ["a=", "b="]
+    assert seen[0]["ProjectionExpression"] == "connectionId" and seen[0]["IndexName"] == "byPost"

@@ -457,7 +457,61 @@ def test_websocket_grants_manage_connections(websocket):
     other = [p for k, p in policies.items() if k.startswith("OtherServiceRole")]
     statements = other[0]["Properties"]["PolicyDocument"]["Statement"]
     manage = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
-    assert manage and "/test/*/@connections/*" in str(manage[0]["Resource"])
+    assert manage and "/test/POST/@connections/*" in str(manage[0]["Resource"])
+
+
+def _manage_connections_resources(template) -> dict[str, list[str]]:
+    """Role logical id -> the ManageConnections resources its policy grants (rendered)."""
+    found: dict[str, list[str]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Action"] != "execute-api:ManageConnections":
+                continue
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for role in policy["Properties"]["Roles"]:
+                found.setdefault(role["Ref"], []).extend(json.dumps(r) for r in resources)
+    return found
+
+
+def test_every_function_may_only_post_to_connections(synthesized):
+    """No function of any stage may GET (read metadata of) or DELETE (close) a connection:
+    the code only sends (POST), so that is the only method granted."""
+    for stage in ("dev", "staging", "prod"):
+        granted = _manage_connections_resources(synthesized.templates[stage])
+        assert len(granted) == 5, granted  # actions, default, stream broadcaster, fan-out, broadcast
+        for resources in granted.values():
+            assert len(resources) == 1, resources
+            assert f"/{stage}/POST/@connections/*" in resources[0], resources
+            assert "/*/@connections" not in resources[0]
+
+
+def test_grant_manage_connections_takes_explicit_methods(bare_stack):
+    from aws_cdk import aws_iam as iam
+
+    stack = bare_stack()
+    connections, comments = _tables(stack)
+    ws = WebSocketApi(
+        stack,
+        "WebSocket",
+        connections_table=connections,
+        comments_table=comments,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_url=JWKS,
+        options=WebSocketApiOptions(stage_name="test"),
+    )
+    role = iam.Role(stack, "Closer", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    ws.grant_manage_connections(role, methods=("POST", "DELETE"))
+    resources = _manage_connections_resources(Template.from_stack(stack))
+    closer = next(v for k, v in resources.items() if k.startswith("Closer"))
+    methods = sorted(m for r in closer for m in ("POST", "GET", "DELETE") if f"/test/{m}/@connections/*" in r)
+    assert len(closer) == 2 and methods == ["DELETE", "POST"], closer
+    with pytest.raises(ValueError):
+        ws.grant_manage_connections(role, methods=("PATCH",))
+    with pytest.raises(ValueError):
+        ws.grant_manage_connections(role, methods=())
 
 
 def test_websocket_account_logging_role(bare_stack):
@@ -767,8 +821,68 @@ def test_monitoring_alarms_and_dashboard(bare_stack):
     t.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "IteratorAge", "Threshold": 1234})
     t.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "5xx", "Namespace": "AWS/ApiGateway"})
     t.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "Errors", "Namespace": "AWS/Lambda"})
-    t.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     assert set(m.alarms) == {"BroadcasterErrors", "BroadcasterIteratorAge", "Http5xx", "DlqDepth"}
+
+
+def test_alarm_topic_key_lets_cloudwatch_publish(bare_stack):
+    """The topic's key is customer-managed, rotated, and its policy lets CloudWatch use it:
+    under alias/aws/sns CloudWatch could not publish and alarms would notify no one."""
+    stack = bare_stack()
+    fn = ServiceFunction(stack, "Fn", handler="handlers.x.handler").function
+    m = Monitoring(stack, "Monitoring", error_functions={"Fn": fn}, create_alarm_topic=True)
+    t = Template.from_stack(stack)
+    keys = t.find_resources("AWS::KMS::Key")
+    assert len(keys) == 1
+    ((key_id, key),) = keys.items()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"  # the construct's default
+    t.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+    assert "alias/aws/sns" not in json.dumps(t.to_json())
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch == [
+        {
+            "Sid": "AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        }
+    ]
+    # The account keeps administering its key (CDK's default statement), nobody else is let in.
+    principals = [json.dumps(s["Principal"]) for s in statements]
+    assert all("cloudwatch.amazonaws.com" in p or ":root" in p for p in principals), principals
+    assert m.alarm_topic_key is not None
+    assert stack.resolve(m.alarm_topic_key.key_arn) == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_alarm_topic_key_in_every_stage_with_a_topic(synthesized):
+    for stage, retained in (("staging", False), ("prod", True)):
+        t = synthesized.templates[stage]
+        t.resource_count_is("AWS::KMS::Key", 1)
+        key_id, key = next(iter(t.find_resources("AWS::KMS::Key").items()))
+        assert key["Properties"]["EnableKeyRotation"] is True
+        assert (key["DeletionPolicy"] == "Retain") is retained
+        t.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+        t.has_resource_properties(
+            "AWS::KMS::Key",
+            {
+                "KeyPolicy": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                }
+                            )
+                        ]
+                    )
+                }
+            },
+        )
+    synthesized.templates["dev"].resource_count_is("AWS::KMS::Key", 0)  # dev has no alarm topic
 
 
 def test_monitoring_rejects_topic_and_create(bare_stack):

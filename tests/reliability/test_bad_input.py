@@ -3,6 +3,10 @@ authorizer's documented ``Unauthorized``), rejected input writes nothing, and ev
 carries a clear message (REST: ``{"error": {"code", "message"}}``; WebSocket: an ``error``
 envelope with ``action`` and ``message``).
 
+Every text the strategies produce may hold what JSON can carry but DynamoDB or a WebSocket frame
+cannot: lone surrogates (``"\\ud800"`` escapes, or raw in a str), NUL and other control
+characters, and JSON escapes of all of those; bodies come both escaped (``ensure_ascii``) and raw.
+
 Each test runs a bounded number of examples against one module's tables on the moto server.
 """
 
@@ -39,26 +43,70 @@ SETTINGS = settings(
 )
 
 # --- strategies ----------------------------------------------------------------------------------
+# Text that JSON can carry but DynamoDB (UTF-8) or a frame cannot, or that a comment must not hold.
+TRICKY_TEXTS = [
+    "\ud800",  # a lone high surrogate
+    "\udfff",  # a lone low surrogate
+    "a\udc00b",
+    "\udc00\ud800",  # a pair in the wrong order
+    "\ud83d\ude00",  # a correct pair as two code points: still not UTF-8 encodable in Python
+    "😀",
+    "\x00",
+    "nul\x00inside",
+    "\x1b[31mred\x1b[0m",
+    "\x07\x08\x0b\x0c\x7f",
+    "\x85\x9f",  # C1 controls
+    "\u2028\u2029",  # JSON-legal line separators
+    "\ufeff",
+    "\ufffe\uffff",
+    "\\u0000",  # the six characters of an escape, not the escape itself
+    "\t\n\r",
+]
+# Raw JSON bodies with the escapes written out, so the handler's own json.loads makes the bad text.
+ESCAPED_BODIES = [
+    '{"content":"\\ud800"}',
+    '{"content":"ok \\udfff"}',
+    '{"content":"\\udc00\\ud800"}',
+    '{"content":"\\ud83d\\ude00"}',
+    '{"content":"\\u0000"}',
+    '{"content":"a\\u0000b"}',
+    '{"content":"\\u001b[2J"}',
+    '{"content":"\\u2028"}',
+    '{"\\ud800":"x"}',
+    '{"content":"x","\\u0000":1}',
+]
+tricky_text = st.one_of(
+    st.sampled_from(TRICKY_TEXTS),
+    st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12),
+    st.lists(st.sampled_from(TRICKY_TEXTS + ["a", " ", "é"]), max_size=4).map("".join),
+)
+any_text = st.one_of(st.text(max_size=40), tricky_text)
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40),
+    any_text,
 )
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=10), tricky_text), inner, max_size=4),
     ),
     max_leaves=12,
 )
 ids_text = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["", " ", "p1", "../x", "a" * 600, "p\x00", "🙂", "post-1", "%2F", "<script>"]),
+    tricky_text,
+    st.sampled_from(
+        ["", " ", "p1", "../x", "a" * 600, "p\x00", "🙂", "post-1", "%2F", "<script>", "#stats#00"]
+    ),
 )
 content_values = st.one_of(
-    json_values, st.text(max_size=30), st.sampled_from(["", "   ", "\n\t", "x" * 4001, "x" * 4000, "ok"])
+    json_values,
+    any_text,
+    st.sampled_from(["", "   ", "\n\t", "x" * 4001, "x" * 4000, "ok", "ok\ud800", "x" * 3999 + "\x00"]),
 )
 raw_bodies = st.one_of(
     st.none(),
@@ -76,16 +124,23 @@ raw_bodies = st.one_of(
             "\ufeff{}",
             '{"content":"a","content":"b"}',
             "[" * 2000 + "]" * 2000,
+            *ESCAPED_BODIES,
         ]
     ),
 )
 
 
-def _json_body(value: Any) -> str:
+def _json_body(value: Any, escaped: bool = True) -> str:
+    """JSON text of `value`: with `escaped`, lone surrogates and controls become \\uXXXX escapes
+    (what a client sends); without, they stay raw characters in the str."""
     try:
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=escaped)
     except (ValueError, TypeError):
         return "null"
+
+
+def _json_bodies(values: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
+    return st.tuples(values, st.booleans()).map(lambda pair: _json_body(*pair))
 
 
 body_objects = st.fixed_dictionaries(
@@ -98,19 +153,22 @@ body_objects = st.fixed_dictionaries(
         "seq": json_values,
         "postId": json_values,
     },
-).map(_json_body)
-any_body = st.one_of(raw_bodies, body_objects, json_values.map(_json_body))
+)
+body_objects = _json_bodies(body_objects)
+any_body = st.one_of(raw_bodies, body_objects, _json_bodies(json_values))
 header_maps = st.dictionaries(
     st.sampled_from(
         ["Idempotency-Key", "content-type", "Authorization", "X-Other", "idempotency-key", "Origin"]
     ),
-    st.text(alphabet=string.printable + "é\x00", max_size=80),
+    st.one_of(st.text(alphabet=string.printable + "é\x00\ud800\x1b", max_size=80), tricky_text),
     max_size=3,
 )
 query_maps = st.dictionaries(
     st.sampled_from(["limit", "after", "cursor", "since", "x"]),
     st.one_of(
-        st.text(max_size=20), st.sampled_from(["-1", "0", "51", "1e3", "99999999999999", "abc", "", " 5"])
+        st.text(max_size=20),
+        tricky_text,
+        st.sampled_from(["-1", "0", "51", "1e3", "99999999999999", "abc", "", " 5", "٣", "5\x00"]),
     ),
     max_size=3,
 )
@@ -219,6 +277,110 @@ def test_comments_api_valid_post_still_works(rel_env: Any, comments_api: Any) ->
     assert json.loads(response["body"])["content"] == "hello"
 
 
+def _seqs(rel_env: Any, post_id: str) -> list[int]:
+    items = rel_env.client.query(
+        TableName=rel_env.comments,
+        KeyConditionExpression="postId = :p AND seq > :zero",
+        ExpressionAttributeValues={":p": {"S": post_id}, ":zero": {"N": "0"}},
+        ConsistentRead=True,
+    )["Items"]
+    return sorted(int(item["seq"]["N"]) for item in items)
+
+
+def _post(comments_api: Any, post_id: str, body: str, headers: dict[str, str] | None = None) -> Any:
+    return comments_api.handler(
+        comments_event("POST", post_id, body=body, claims={"sub": "alice"}, headers=headers or {}),
+        FakeContext(),
+    )
+
+
+@pytest.mark.parametrize(
+    "bad_body",
+    [
+        '{"content":"\\ud800"}',  # the escape as a client sends it
+        json.dumps({"content": "\ud800"}, ensure_ascii=False),  # the raw surrogate in the text
+        '{"content":"fine until \\udfff"}',
+        '{"content":"\\u0000"}',
+        '{"content":"bell \\u0007"}',
+    ],
+)
+def test_refused_text_leaves_no_gap_in_seq(rel_env: Any, comments_api: Any, bad_body: str) -> None:
+    """POST ok, POST with bad text -> 400 VALIDATION_ERROR, POST ok: the post holds seq 1 and 2."""
+    import uuid
+
+    post_id = f"rel-gap-{uuid.uuid4().hex[:8]}"
+    assert _post(comments_api, post_id, '{"content":"first"}')["statusCode"] == 201
+    before = rel_env.snapshot()
+    refused = _post(comments_api, post_id, bad_body)
+    assert refused["statusCode"] == 400, refused
+    assert json.loads(refused["body"])["error"]["code"] == "VALIDATION_ERROR"
+    assert rel_env.snapshot() == before  # the counter item (seq 0, lastSeq) included
+    # The same with an Idempotency-Key: refused before the idempotency record is written.
+    keyed = _post(comments_api, post_id, bad_body, headers={"Idempotency-Key": "k-" + post_id})
+    assert keyed["statusCode"] == 400
+    assert rel_env.snapshot() == before
+    second = _post(comments_api, post_id, '{"content":"second"}')
+    assert second["statusCode"] == 201
+    assert json.loads(second["body"])["seq"] == 2
+    assert _seqs(rel_env, post_id) == [1, 2]
+
+
+def test_refused_patch_text_leaves_the_comment_unchanged(rel_env: Any, comments_api: Any) -> None:
+    created = json.loads(_post(comments_api, "rel-patch-text", '{"content":"original"}')["body"])
+    before = rel_env.snapshot()
+    for body in ('{"content":"\\ud800"}', '{"content":"\\u0000"}'):
+        response = comments_api.handler(
+            comments_event(
+                "PATCH", "rel-patch-text", comment_id=created["id"], body=body, claims={"sub": "alice"}
+            ),
+            FakeContext(),
+        )
+        assert response["statusCode"] == 400, response
+        assert json.loads(response["body"])["error"]["code"] == "VALIDATION_ERROR"
+    assert rel_env.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["😀 fine", "tab\tand\nnewlines\r\n", "line\u2028separator", "\ufeffbom", "ok \\u0000 literally"],
+)
+def test_unusual_but_valid_text_round_trips(rel_env: Any, comments_api: Any, text: str) -> None:
+    """Valid Unicode (emoji, tabs and newlines, U+2028, a BOM) is stored and read back unchanged."""
+    response = _post(comments_api, "rel-roundtrip", json.dumps({"content": text}))
+    assert response["statusCode"] == 201, response
+    created = json.loads(response["body"])
+    assert created["content"] == text.strip()
+    listed = comments_api.handler(comments_event("GET", "rel-roundtrip"), FakeContext())
+    by_id = {c["id"]: c for c in json.loads(listed["body"])["comments"]}
+    assert by_id[created["id"]]["content"] == text.strip()
+
+
+@SETTINGS
+@given(content=tricky_text, escaped=st.booleans())
+def test_any_refused_content_costs_no_seq(
+    rel_env: Any, comments_api: Any, content: str, escaped: bool
+) -> None:
+    """Whatever the text, a refused POST moves nothing; an accepted one takes exactly the next seq."""
+    post_id = "rel-seq-prop"
+    before = _seqs(rel_env, post_id)
+    body = _json_body({"content": content}, escaped)
+    response = _post(comments_api, post_id, body)
+    _check_rest(response)
+    after = _seqs(rel_env, post_id)
+    if response["statusCode"] == 201:
+        assert after == [*before, (before[-1] if before else 0) + 1]
+        # (an escaped surrogate pair arrives as the one character it stands for)
+        assert json.loads(response["body"])["content"] == json.loads(body)["content"].strip()
+    else:
+        assert after == before
+    counter = rel_env.client.get_item(
+        TableName=rel_env.comments,
+        Key={"postId": {"S": post_id}, "seq": {"N": "0"}},
+        ConsistentRead=True,
+    ).get("Item")
+    assert (int(counter["lastSeq"]["N"]) if counter else 0) == len(after)
+
+
 # --- broadcast_endpoint --------------------------------------------------------------------------
 broadcast_bodies = st.one_of(
     any_body,
@@ -232,7 +394,25 @@ broadcast_bodies = st.one_of(
             "postId": st.one_of(json_values, ids_text),
             "extra": json_values,
         },
-    ).map(_json_body),
+    ).flatmap(lambda body: _json_bodies(st.just(body))),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["test", "comment.created"]),
+            "data": st.dictionaries(any_text, json_values),
+        },
+        optional={"postId": ids_text},
+    ).flatmap(lambda body: _json_bodies(st.just(body))),
+    st.sampled_from(
+        [
+            '{"type":"test","data":{"message":"\\ud800"}}',
+            '{"type":"test","data":{"\\udfff":1}}',
+            '{"type":"test","data":{"n":NaN}}',
+            '{"type":"test","data":{"n":-Infinity}}',
+            '{"type":"test","data":{"message":"\\u0000"}}',
+            '{"type":"test","data":{},"postId":"\\ud800"}',
+            '{"type":"\\ud800","data":{}}',
+        ]
+    ),
 )
 
 
@@ -272,7 +452,18 @@ ws_bodies = st.one_of(
             "since": json_values,
             "extra": json_values,
         },
-    ).map(_json_body),
+    ).flatmap(lambda body: _json_bodies(st.just(body))),
+    st.sampled_from(
+        [
+            '{"action":"\\ud800"}',
+            '{"action":"subscribe","postId":"\\ud800"}',
+            '{"action":"subscribe","postId":"p\\u0000"}',
+            '{"action":"subscribe","postId":"p1","since":"\\u0000"}',
+            '{"action":"unsubscribe","postId":"\\udc00"}',
+            '{"action":"ping","\\ud800":1}',
+            '{"action":"\\u0000"}',
+        ]
+    ),
 )
 
 
@@ -309,6 +500,25 @@ def test_ws_actions_reply_clearly_and_rejections_write_nothing(
         assert replies[0]["type"] in {"subscribed", "unsubscribed", "pong"}, replies
 
 
+@pytest.mark.parametrize(
+    ("frame", "action"),
+    [('{"action":"\\ud800"}', "\ufffd"), ('{"action":"x\\udc00y"}', "x\ufffdy")],
+)
+def test_ws_action_name_that_is_not_text_is_echoed_safely(
+    rel_env: Any, _sink_server: Any, frame: str, action: str
+) -> None:
+    from handlers import ws_actions
+
+    _sink_server.reset()
+    before = rel_env.snapshot()
+    assert ws_actions.handler(ws_event("rel-ws-surrogate", "subscribe", frame), FakeContext()) == {
+        "statusCode": 200
+    }
+    (reply,) = _replies(_sink_server, "rel-ws-surrogate")
+    assert reply["type"] == "error" and reply["data"]["action"] == action
+    assert rel_env.snapshot() == before
+
+
 @SETTINGS
 @given(body=st.one_of(raw_bodies, ws_bodies), binary=st.booleans())
 def test_ws_default_echoes_anything(rel_env: Any, _sink_server: Any, body: str | None, binary: bool) -> None:
@@ -326,8 +536,10 @@ def test_ws_default_echoes_anything(rel_env: Any, _sink_server: Any, body: str |
     replies = _replies(_sink_server, "rel-ws-default")
     assert [m["type"] for m in replies] == ["test"]
     assert isinstance(replies[0]["data"]["message"], str)
-    if body is not None and not binary and body < "\ud800":  # plain text echoes verbatim
-        assert replies[0]["data"]["message"] == body
+    if body is not None and not binary:
+        # Text echoes verbatim; lone surrogates (which no frame can carry) come back as U+FFFD.
+        expected = body.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        assert replies[0]["data"]["message"] == expected
     assert rel_env.snapshot() == before
 
 
@@ -372,6 +584,7 @@ def test_ws_connect_without_authorizer_user_is_refused(rel_env: Any) -> None:
 tokens = st.one_of(
     st.none(),
     st.text(max_size=80),
+    tricky_text,
     st.sampled_from(
         [
             "",
@@ -388,7 +601,7 @@ tokens = st.one_of(
 @SETTINGS
 @given(
     token=tokens,
-    origin=st.one_of(st.none(), st.text(max_size=30), st.just("https://app.example.com")),
+    origin=st.one_of(st.none(), st.text(max_size=30), tricky_text, st.just("https://app.example.com")),
     headers=st.one_of(st.none(), st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3)),
     query=st.one_of(st.none(), st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=2)),
 )
@@ -509,6 +722,11 @@ def test_stream_broadcaster_reports_malformed_records(
     assert rel_env.snapshot() == before
 
 
+def _sqs_text(body: str) -> str:
+    """SQS carries only valid Unicode: a raw lone surrogate arrives as its JSON escape instead."""
+    return body.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @SETTINGS
 @given(
     body=st.one_of(
@@ -516,7 +734,7 @@ def test_stream_broadcaster_reports_malformed_records(
         st.fixed_dictionaries({}, optional={"message": json_values, "connectionIds": json_values}).map(
             _json_body
         ),
-    )
+    ).map(_sqs_text)
 )
 def test_fanout_worker_reports_malformed_messages(rel_env: Any, _sink_server: Any, body: str) -> None:
     from handlers import fanout_worker

@@ -2,7 +2,8 @@
 
 Checks: RS256 signature by a key of the JWKS, `iss`, expiry (small leeway), `token_use` in
 {id, access}, and the audience: `aud` for ID tokens, `client_id` for access tokens (Cognito
-access tokens carry no `aud`).
+access tokens carry no `aud`). Keys come from `JwksCache` (auth/jwks.py): an unknown `kid`
+triggers at most one JWKS fetch a minute per container.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import functools
 from typing import Any
 
 import jwt
+from realtime_comments.auth.jwks import JwksCache, UnknownSigningKey, http_fetcher
 
 ALLOWED_TOKEN_USES = frozenset({"id", "access"})
 LEEWAY_SECONDS = 30
-JWKS_CACHE_SECONDS = 3600
-JWKS_FETCH_TIMEOUT_SECONDS = 5
 
 
 class InvalidToken(Exception):
@@ -23,28 +23,29 @@ class InvalidToken(Exception):
 
 
 @functools.cache
-def _jwks_client(jwks_url: str) -> jwt.PyJWKClient:
-    # One client per container: it caches the signing keys, so the JWKS is fetched once (and
-    # again only for an unknown `kid`, e.g. after the issuer rotates its keys).
-    return jwt.PyJWKClient(
-        jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS, timeout=JWKS_FETCH_TIMEOUT_SECONDS
-    )
+def jwks_cache(jwks_url: str) -> JwksCache:
+    """One key cache per container and JWKS URL, shared by every invocation."""
+    return JwksCache(http_fetcher(jwks_url))
 
 
 class TokenVerifier:
-    def __init__(self, issuer: str, audience: str, jwks_url: str) -> None:
+    def __init__(self, issuer: str, audience: str, jwks_url: str, keys: JwksCache | None = None) -> None:
         if not (issuer and audience and jwks_url):
             raise ValueError("JWT_ISSUER, JWT_AUDIENCE and JWKS_URL must all be set")
         self.issuer = issuer
         self.audience = audience
         self.jwks_url = jwks_url
+        self.keys = keys if keys is not None else jwks_cache(jwks_url)
 
     def verify(self, token: str | None) -> dict[str, Any]:
         """The token's claims, or InvalidToken (whose message never contains the token)."""
         if not token or not isinstance(token, str):
             raise InvalidToken("missing token")
         try:
-            signing_key = _jwks_client(self.jwks_url).get_signing_key_from_jwt(token)
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise InvalidToken("token rejected: no kid")
+            signing_key = self.keys.signing_key(kid)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 signing_key.key,
@@ -54,7 +55,7 @@ class TokenVerifier:
                 # The audience claim depends on token_use, so it is checked below.
                 options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
             )
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError, UnknownSigningKey) as exc:
             raise InvalidToken(f"token rejected: {type(exc).__name__}") from exc
         token_use = claims.get("token_use")
         if token_use not in ALLOWED_TOKEN_USES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from realtime_comments.comments.model import MAX_CONTENT_LENGTH
+from realtime_comments.validation import text_problem
 
 
 class CommentContent(BaseModel):
@@ -21,4 +22,8 @@ class CommentContent(BaseModel):
             raise ValueError("must not be empty or whitespace")
         if len(value) > MAX_CONTENT_LENGTH:
             raise ValueError(f"must be at most {MAX_CONTENT_LENGTH} characters")
+        problem = text_problem(value)
+        if problem is not None:
+            # Refused here, before anything is written: the post's seq counter does not move.
+            raise ValueError(problem)
         return value

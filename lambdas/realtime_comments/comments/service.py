@@ -9,6 +9,7 @@ from realtime_comments.comments.cursor import decode_cursor, encode_cursor
 from realtime_comments.comments.model import Comment
 from realtime_comments.comments.repository import CommentConflict, CommentsRepository
 from realtime_comments.envelope import utc_timestamp
+from realtime_comments.validation import validate_text
 
 MAX_PAGE_SIZE = 100
 
@@ -37,7 +38,12 @@ class CommentPage:
 
 
 def create_comment(repository: CommentsRepository, post_id: str, user_id: str, content: str) -> Comment:
-    """Reserve the next seq atomically, then write the comment under it."""
+    """Reserve the next seq atomically, then write the comment under it.
+
+    Text that cannot be stored is refused first (InvalidParameter), so a refused comment never
+    uses up a seq and leaves no gap in the post's sequence.
+    """
+    validate_text(content, "content")
     seq = repository.next_seq(post_id)
     comment = Comment(
         id=str(uuid.uuid4()),
@@ -78,6 +84,7 @@ def _owned_comment(repository: CommentsRepository, post_id: str, comment_id: str
 def update_comment(
     repository: CommentsRepository, post_id: str, comment_id: str, user_id: str, content: str
 ) -> Comment:
+    validate_text(content, "content")
     comment = _owned_comment(repository, post_id, comment_id, user_id)
     try:
         return repository.update_content(comment, content, utc_timestamp())

@@ -1,29 +1,61 @@
 """Data access for the connections table (item shapes in docs/design.md, "Connections").
 
-One table holds both kinds of item, keyed by `connectionId`:
+One table holds four kinds of item, keyed by `connectionId` + `sk`:
 - the connection itself, sk "connection";
 - one subscription per post, sk "sub#<postId>", carrying `postId` so that the sparse GSI
-  `byPost` lists a post's subscribers with one Query.
+  `byPost` lists a post's subscribers with one Query;
+- a registry entry per connection, partition "#all#<shard>", sk = the connection id, which lists
+  every connection for `broadcast_to_all` with one Query per shard (never a Scan);
+- the connection counter, one item per shard, partition "#stats#<shard>", sk "counter",
+  attribute `connectionCount` kept by atomic ADDs on connect, disconnect and 410 cleanup.
+API Gateway connection ids never contain "#", so the "#..." partitions cannot collide with them.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from realtime_comments.envelope import utc_timestamp
 from realtime_comments.serialization import from_attributes, to_attributes
+
+logger = Logger(child=True)
 
 CONNECTION_SK = "connection"
 SUBSCRIPTION_SK_PREFIX = "sub#"
 BY_POST_INDEX = "byPost"
+# Counter and registry writes are spread over this many partitions, so that a reconnect storm
+# does not exceed DynamoDB's per-partition write rate (about 1,000 writes/s) on one hot item.
+SHARDS = 16
+REGISTRY_PREFIX = "#all#"
+COUNTER_PREFIX = "#stats#"
+COUNTER_SK = "counter"
+COUNTER_ATTRIBUTE = "connectionCount"
+# Set on connection items that were added to the counter, so that only those are taken off it
+# (items written before the counter existed, or refreshed by a retried $connect, are not).
+COUNTED_ATTRIBUTE = "counted"
 _BATCH_WRITE_LIMIT = 25
 _UNPROCESSED_RETRIES = 8
 
 
 def subscription_sk(post_id: str) -> str:
     return SUBSCRIPTION_SK_PREFIX + post_id
+
+
+def shard_of(connection_id: str) -> int:
+    return zlib.crc32(connection_id.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+def registry_key(connection_id: str) -> dict[str, Any]:
+    return {"connectionId": f"{REGISTRY_PREFIX}{shard_of(connection_id):02d}", "sk": connection_id}
+
+
+def counter_key(shard: int) -> dict[str, Any]:
+    return {"connectionId": f"{COUNTER_PREFIX}{shard:02d}", "sk": COUNTER_SK}
 
 
 class ConnectionsRepository:
@@ -33,14 +65,33 @@ class ConnectionsRepository:
 
     # --- connections -----------------------------------------------------------------------
     def put_connection(self, connection_id: str, user_id: str, expires_at: int) -> dict[str, Any]:
+        """Store a new connection, list it in the registry and add it to the counter.
+
+        A second call for the same id (a retried $connect) stores and counts nothing more.
+        """
         item = {
             "connectionId": connection_id,
             "sk": CONNECTION_SK,
             "userId": user_id,
             "connectedAt": utc_timestamp(),
             "expiresAt": expires_at,
+            COUNTED_ATTRIBUTE: True,
         }
-        self.client.put_item(TableName=self.table_name, Item=to_attributes(item))
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_attributes(item),
+                ConditionExpression="attribute_not_exists(connectionId)",
+            )
+            created = True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            created = False
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=to_attributes({**registry_key(connection_id), "expiresAt": expires_at}),
+        )
+        if created:
+            self._add_to_count(connection_id, 1)
         return item
 
     def get_connection(self, connection_id: str) -> dict[str, Any] | None:
@@ -53,7 +104,17 @@ class ConnectionsRepository:
         return from_attributes(item) if item else None
 
     def delete_connection(self, connection_id: str) -> int:
-        """Delete the connection and all its subscriptions; returns how many items went."""
+        """Delete the connection, its subscriptions and its registry entry; returns how many
+        connection and subscription items went.
+
+        The counter goes down only for the caller whose DeleteItem removed a counted item, so a
+        $disconnect racing a 410 cleanup of the same connection decrements it once.
+        """
+        old = self.client.delete_item(
+            TableName=self.table_name,
+            Key=to_attributes({"connectionId": connection_id, "sk": CONNECTION_SK}),
+            ReturnValues="ALL_OLD",
+        ).get("Attributes")
         keys = [
             item
             for page in self._paginate(
@@ -66,33 +127,51 @@ class ConnectionsRepository:
             )
             for item in page.get("Items", [])
         ]
+        removed = len(keys) + (1 if old else 0)
+        keys.append(to_attributes(registry_key(connection_id)))
         for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
-        return len(keys)
+        if old and old.get(COUNTED_ATTRIBUTE, {}).get("BOOL"):
+            self._add_to_count(connection_id, -1)
+        return removed
 
     def all_connection_ids(self) -> Iterator[str]:
-        """Every connection id (a Scan: only for broadcast_to_all, never per comment)."""
-        for page in self._paginate(
-            "scan",
-            TableName=self.table_name,
-            FilterExpression="sk = :sk",
-            ExpressionAttributeValues={":sk": {"S": CONNECTION_SK}},
-            ProjectionExpression="connectionId",
-        ):
-            for item in page.get("Items", []):
-                yield item["connectionId"]["S"]
+        """Every connection id, for broadcast_to_all: one Query per registry shard.
+
+        Sending to everyone needs every id, so this reads one small item per live connection;
+        it never reads subscription items or anything else (no Scan).
+        """
+        for shard in range(SHARDS):
+            for page in self._paginate(
+                "query",
+                TableName=self.table_name,
+                KeyConditionExpression="connectionId = :shard",
+                ExpressionAttributeValues={":shard": {"S": f"{REGISTRY_PREFIX}{shard:02d}"}},
+                ProjectionExpression="sk",
+            ):
+                for item in page.get("Items", []):
+                    yield item["sk"]["S"]
 
     def count_connections(self) -> int:
-        return sum(
-            page.get("Count", 0)
-            for page in self._paginate(
-                "scan",
-                TableName=self.table_name,
-                Select="COUNT",
-                FilterExpression="sk = :sk",
-                ExpressionAttributeValues={":sk": {"S": CONNECTION_SK}},
-            )
-        )
+        """The number of open connections: one BatchGetItem of the counter shards (never below 0)."""
+        names = {"#count": COUNTER_ATTRIBUTE}
+        request: dict[str, Any] = {
+            self.table_name: {
+                "Keys": [to_attributes(counter_key(shard)) for shard in range(SHARDS)],
+                "ProjectionExpression": "#count",
+                "ExpressionAttributeNames": names,
+            }
+        }
+        total = 0
+        for attempt in range(_UNPROCESSED_RETRIES):
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                total += int(item.get(COUNTER_ATTRIBUTE, {}).get("N", "0"))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return max(0, total)
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise RuntimeError("could not read the connection counter")
 
     # --- subscriptions ---------------------------------------------------------------------
     def put_subscription(self, connection_id: str, post_id: str, user_id: str, expires_at: int) -> None:
@@ -113,7 +192,8 @@ class ConnectionsRepository:
         )
 
     def subscriber_ids(self, post_id: str) -> list[str]:
-        """The ids of the connections subscribed to a post: one paginated Query on the GSI."""
+        """The ids of the connections subscribed to a post: one paginated Query on the GSI,
+        returning only `connectionId` (the broadcaster needs nothing else)."""
         return [
             item["connectionId"]["S"]
             for page in self._paginate(
@@ -122,11 +202,26 @@ class ConnectionsRepository:
                 IndexName=BY_POST_INDEX,
                 KeyConditionExpression="postId = :post",
                 ExpressionAttributeValues={":post": {"S": post_id}},
+                ProjectionExpression="connectionId",
             )
             for item in page.get("Items", [])
         ]
 
     # --- helpers ---------------------------------------------------------------------------
+    def _add_to_count(self, connection_id: str, delta: int) -> None:
+        """ADD `delta` to the connection's counter shard. A failure is logged, not raised: the
+        count is a health figure, and failing $connect or $disconnect over it would be worse."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_attributes(counter_key(shard_of(connection_id))),
+                UpdateExpression="ADD #count :delta",
+                ExpressionAttributeNames={"#count": COUNTER_ATTRIBUTE},
+                ExpressionAttributeValues={":delta": {"N": str(delta)}},
+            )
+        except (ClientError, BotoCoreError):
+            logger.warning("connection counter not updated", extra={"delta": delta}, exc_info=True)
+
     def _paginate(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         while True:
             page = getattr(self.client, operation)(**kwargs)

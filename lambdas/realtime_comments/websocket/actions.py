@@ -13,7 +13,7 @@ from typing import Any
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.envelope import ERROR, PONG, SUBSCRIBED, TEST, UNSUBSCRIBED, encode_message
-from realtime_comments.validation import InvalidParameter, validate_post_id, validate_seq
+from realtime_comments.validation import InvalidParameter, safe_text, validate_post_id, validate_seq
 from realtime_comments.websocket.comments_list import comments_list_message
 
 KNOWN_ACTIONS = ("subscribe", "unsubscribe", "ping")
@@ -30,11 +30,13 @@ class ActionContext:
 
 
 def error_message(action: str, message: str) -> str:
-    return encode_message(ERROR, {"action": action, "message": message})
+    # `action` is the client's text: a JSON escape can make it a lone surrogate, which no frame
+    # can carry, so it is echoed with U+FFFD in its place.
+    return encode_message(ERROR, {"action": safe_text(action), "message": message})
 
 
 def echo_message(frame: str) -> str:
-    return encode_message(TEST, {"message": frame})
+    return encode_message(TEST, {"message": safe_text(frame)})
 
 
 def subscribe(context: ActionContext, body: dict[str, Any]) -> list[str]:

@@ -10,8 +10,10 @@ from typing import Any
 
 def connection_id(event: dict[str, Any]) -> str:
     value = (event.get("requestContext") or {}).get("connectionId")
-    if not isinstance(value, str) or not value:
-        raise ValueError("event has no requestContext.connectionId")
+    # API Gateway ids never start with "#": that prefix is kept for the table's counter and
+    # registry partitions (connections/repository.py), which no event may address.
+    if not isinstance(value, str) or not value or value.startswith("#"):
+        raise ValueError("event has no valid requestContext.connectionId")
     return value
 
 

@@ -125,7 +125,7 @@ class CommentsApi(Construct):
             },
         ).function
         comments_table.grant(self.comments_function, *access.COMMENTS_READ, *access.COMMENTS_WRITE)
-        connections_table.grant(self.comments_function, *access.CONNECTION_SCAN)
+        connections_table.grant(self.comments_function, *access.CONNECTION_COUNT)
         self.idempotency_table.grant(self.comments_function, *access.IDEMPOTENCY)
 
         broadcast_env = {
@@ -145,7 +145,7 @@ class CommentsApi(Construct):
             timeout=Duration.seconds(30),
             environment=broadcast_env,
         ).function
-        connections_table.grant(self.broadcast_function, *access.CONNECTION_SCAN, *access.CONNECTION_CLEANUP)
+        connections_table.grant(self.broadcast_function, *access.CONNECTION_CLEANUP)
         if fanout_queue is not None:
             fanout_queue.grant_send_messages(self.broadcast_function)
         if send_connections_grant is not None:

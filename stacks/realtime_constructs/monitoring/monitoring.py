@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -37,10 +38,19 @@ class Monitoring(Construct):
     Alarms: errors of each ``error_functions`` entry, ``IteratorAge`` of each
     ``stream_functions`` entry, ``5xx`` of each ``http_apis`` entry, depth of each
     ``dead_letter_queues`` entry (name -> queue). Alarm actions go to ``alarm_topic`` (existing)
-    or, with ``create_alarm_topic=True``, to a new KMS-encrypted SNS topic (optionally with an
-    e-mail subscription ``alarm_email``); not both.
+    or, with ``create_alarm_topic=True``, to a new SNS topic (optionally with an e-mail
+    subscription ``alarm_email``); not both.
 
-    Attributes: ``alarms`` (name -> ``Alarm``), ``dashboard``, ``alarm_topic`` (or ``None``).
+    The new topic is encrypted with its own customer-managed KMS key (rotation on) whose key
+    policy lets ``cloudwatch.amazonaws.com`` use it (``kms:Decrypt``, ``kms:GenerateDataKey*``).
+    CloudWatch cannot publish to a topic under the AWS-managed ``alias/aws/sns`` key, whose policy
+    cannot be changed: alarms would fire and notify no one. An existing ``alarm_topic`` that is
+    KMS-encrypted needs the same statement in its key's policy.
+
+    :param alarm_key_removal_policy: of the topic's key; default ``RETAIN`` (CDK's default for keys).
+
+    Attributes: ``alarms`` (name -> ``Alarm``), ``dashboard``, ``alarm_topic`` (or ``None``),
+    ``alarm_topic_key`` (the created topic's ``kms.Key``, or ``None``).
     """
 
     def __init__(
@@ -58,6 +68,7 @@ class Monitoring(Construct):
         create_alarm_topic: bool = False,
         alarm_email: str | None = None,
         dashboard_name: str | None = None,
+        alarm_key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         if alarm_topic is not None and create_alarm_topic:
@@ -65,13 +76,31 @@ class Monitoring(Construct):
         t = thresholds or MonitoringThresholds()
         period = Duration.minutes(5)
         self.alarm_topic: sns.ITopic | None = alarm_topic
+        self.alarm_topic_key: kms.Key | None = None
         if create_alarm_topic:
+            self.alarm_topic_key = kms.Key(
+                self,
+                "AlarmTopicKey",
+                description="Realtime Comments alarm topic: SNS encryption, usable by CloudWatch alarms",
+                enable_key_rotation=True,
+                removal_policy=alarm_key_removal_policy,
+            )
+            # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (compatibility
+            # between event sources from AWS services and encrypted topics).
+            self.alarm_topic_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                )
+            )
             self.alarm_topic = sns.Topic(
                 self,
                 "AlarmTopic",
                 display_name="Realtime Comments alarms",
                 enforce_ssl=True,
-                master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+                master_key=self.alarm_topic_key,
             )
             if alarm_email:
                 self.alarm_topic.add_subscription(subs.EmailSubscription(alarm_email))

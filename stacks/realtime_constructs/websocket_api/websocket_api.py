@@ -18,6 +18,9 @@ from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
 from ..lambda_defaults import FunctionDefaults, ServiceFunction
 
 ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "ping")
+# The @connections methods: POST sends a message, GET reads a connection's metadata, DELETE
+# closes it. The project's functions only POST; grant the others only to code that uses them.
+CONNECTION_METHODS = frozenset({"POST", "GET", "DELETE"})
 TOKEN_IDENTITY_SOURCE = "route.request.querystring.token"  # noqa: S105 - a query key, not a secret
 
 
@@ -219,7 +222,7 @@ class WebSocketApi(Construct):
             self.stage.node.add_dependency(account)
         self.url = self.stage.url
 
-        # Every function that replies to clients sends through the @connections API.
+        # Every function that replies to clients sends (POST) through the @connections API.
         for fn in (self.actions_function, self.default_function):
             self.grant_manage_connections(fn)
         connections_table.grant(self.connect_function, *access.CONNECTION_PUT)
@@ -228,7 +231,26 @@ class WebSocketApi(Construct):
         connections_table.grant(self.default_function, *access.CONNECTION_CLEANUP)
         comments_table.grant(self.actions_function, *access.COMMENTS_READ)
 
-    def grant_manage_connections(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to post to, get and delete connections of this API's stage
-        (``execute-api:ManageConnections`` on ``{api}/{stage}/*/@connections/*``)."""
-        return self.stage.grant_management_api_access(grantee)
+    def grant_manage_connections(
+        self, grantee: iam.IGrantable, methods: Sequence[str] = ("POST",)
+    ) -> iam.Grant:
+        """Allow ``grantee`` the given ``@connections`` methods on this API's stage:
+        ``execute-api:ManageConnections`` on ``{api}/{stage}/{METHOD}/@connections/*``, one ARN
+        per method. The default is ``POST`` only (send a message), which is all the project's
+        functions do; pass ``("POST", "DELETE")`` etc. for code that also closes connections."""
+        wanted = [method.upper() for method in methods]
+        unknown = set(wanted) - CONNECTION_METHODS
+        if not wanted or unknown:
+            raise ValueError(
+                f"grant_manage_connections: methods must be some of {sorted(CONNECTION_METHODS)}, "
+                f"got {list(methods)}"
+            )
+        api_arn = Stack.of(self.api).format_arn(service="execute-api", resource=self.api.api_id)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["execute-api:ManageConnections"],
+            resource_arns=[
+                f"{api_arn}/{self.stage.stage_name}/{method}/@connections/*"
+                for method in dict.fromkeys(wanted)
+            ],
+        )
