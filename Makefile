@@ -82,3 +82,14 @@ bench: setup-python
 
 clean:
 	rm -rf cdk.out .local .build frontend/out frontend/.next
+
+# checkov on the three synthesized templates, in its own pinned venv (requirements-checkov.txt;
+# its dependencies clash with .venv). Skipped checks and their reasons: .checkov.yaml.
+.PHONY: setup-checkov checkov
+setup-checkov: .venv-checkov/.installed
+.venv-checkov/.installed: requirements-checkov.txt
+	scripts/checkov.sh --install-only
+
+## checkov gate: passed / failed / skipped per stage template; fails on any failed check.
+checkov: setup-checkov
+	scripts/checkov.sh
