@@ -1,7 +1,8 @@
 """``python -m benchmarks`` (``make bench``): every benchmark, one table, and benchmarks/results.json.
 
-Options: ``--quick`` (small N, a smoke run: checks deliveries, not speed), ``--only fanout,coldstart``,
-``--output PATH`` (default benchmarks/results.json; ``-`` to skip), ``--latency-ms``, ``--rate``.
+Options: ``--quick`` (small N, a smoke run: checks deliveries, not speed), ``--only fanout,coldstart``
+(``runtime`` is another name for ``e2e``), ``--output PATH`` (default benchmarks/results.json; ``-`` to
+skip), ``--latency-ms``, ``--rate``, ``--no-reference`` / ``--reference-commit`` (e2e's reference runtime).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from benchmarks.common import ROOT, Row, add_lambdas_to_path, render_table
 from benchmarks.servers import set_local_aws_env
 
 ALL = ("fanout", "sqs_fanout", "e2e", "coldstart", "warm")
+ALIASES = {"runtime": "e2e"}
 
 
 def machine() -> dict[str, Any]:
@@ -50,17 +52,28 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small N smoke run (deliveries, not speed)")
-    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument(
+        "--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)} (runtime = e2e)"
+    )
     parser.add_argument("--output", default=os.path.join(ROOT, "benchmarks", "results.json"))
     parser.add_argument("--latency-ms", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=10_000.0)
     parser.add_argument("--workers", type=int, default=0, help="fan-out worker processes (0: auto)")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="e2e: measure only the current local runtime"
+    )
+    parser.add_argument(
+        "--reference-commit",
+        default=None,
+        help="e2e: the commit whose local_runtime/ is the reference (default da53cd7)",
+    )
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     set_local_aws_env()
     add_lambdas_to_path()
-    selected = [name.strip() for name in args.only.split(",") if name.strip()]
+    selected = [ALIASES.get(name.strip(), name.strip()) for name in args.only.split(",") if name.strip()]
+    selected = list(dict.fromkeys(selected))
     unknown = set(selected) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
@@ -104,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "e2e":
                 from benchmarks import e2e
 
-                r, data = e2e.run(quick=args.quick, log=log)
+                r, data = e2e.run(
+                    quick=args.quick,
+                    log=log,
+                    reference=not args.no_reference,
+                    reference_commit=args.reference_commit,
+                )
             elif name == "coldstart":
                 from benchmarks import coldstart
 

@@ -1,17 +1,39 @@
-"""Benchmark 3: end to end on the local runtime (``python -m local_runtime``).
+"""Benchmark 3: the local runtime end to end (``python -m local_runtime``), the current one against
+the reference one (``local_runtime/`` as of da53cd7, the last commit before the rewrite), measured
+in the same run on the same machine, one after the other (never both at once), each on a fresh
+runtime serving the same synthesized template (``benchmarks/runtimes.py``).
 
-``clients`` real WebSocket clients (aiohttp) subscribe to one post; one writer POSTs ``rate``
-comments per second for ``duration`` seconds over REST with a token from ``/dev/token``. Each
-comment carries a unique marker; every client records when its ``comment.created`` arrives.
-Reported: p50 / p99 / max from the start of the POST to the receipt at every client, and how many
-(client, comment) deliveries never arrived within ``grace`` seconds after the last POST.
+Figures, for each runtime:
 
-Skipped with a clear "not run" row when the runtime cannot be started.
+- **first comment**: on a just-started runtime (READY, every function warm), one client
+  subscribes and one comment is POSTed: POST start -> receipt of ``comment.created``.
+- **load ladder**: N real WebSocket clients (aiohttp) subscribed to one post, comments POSTed
+  open loop at R/s for D s over REST (token from ``/dev/token``); latency = POST start -> receipt
+  at every client. The offered load N x R steps up (``STEPS``: 200 .. 10,000 deliveries/s); a step
+  passes with 0 lost and p99 < 250 ms; a runtime stops stepping at its first failing step.
+  After the last POST the stragglers are awaited while the received count still grows (stall
+  ``STALL_S``), up to ``GRACE_CAP_S``. **Sustained deliveries/s** = the highest passing step. The
+  first step (100 x 2/s) gives **p50 at light load**.
+- **runtime CPU per delivery**: utime + stime of the runtime process and all its descendants
+  (/proc) before and after each step, divided by the deliveries received.
+- **1,000 disconnects at once**: on another fresh runtime, 1,000 clients connect, then all close
+  at once; ``GET /api/v1/websocket/connections`` (the public health endpoint,
+  ``{"status":"ok","count":N}``) is polled until it is back to its starting count.
+
+- **harness floor**: the top step against ``benchmarks/fake_runtime.py`` (an instant broadcaster,
+  no runtime): what the load generator itself measures on this machine right now.
+
+Every runtime runs alone (current, then reference, then the floor). ``runtime-latency.png``
+(``benchmarks/runtime_plot.py``) draws p50 and p99 against the offered load for all of them.
+
+Quick mode (``--quick``): the current runtime only, a tiny load, no reference, no floor, no PNG.
+If a runtime cannot be started its rows say "not run" and the other one is still measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -22,6 +44,27 @@ from typing import Any
 
 from benchmarks.common import ROOT, Row
 
+# (clients, comments per second): offered deliveries/s = clients x rate.
+STEPS: list[tuple[int, float]] = [(100, 2.0), (100, 10.0), (250, 10.0), (250, 20.0), (500, 10.0), (500, 20.0)]
+QUICK_STEPS: list[tuple[int, float]] = [(20, 5.0)]
+STEP_SECONDS = 10.0
+QUICK_STEP_SECONDS = 3.0
+DISCONNECT_CLIENTS = 1_000
+QUICK_DISCONNECT_CLIENTS = 50
+GRACE_CAP_S = 30.0  # hard cap on the wait for stragglers after the last POST answered
+STALL_S = 3.0  # stop waiting earlier when nothing more arrived for this long
+POST_TIMEOUT_S = 30.0
+LADDER_BUDGET_S = 900.0  # per runtime: no new step starts after this
+CONNECT_CONCURRENCY = 50
+
+P99_TARGET_S = 0.25
+P50_TARGET_S = 0.05
+FIRST_TARGET_S = 0.5
+DISCONNECT_TARGET_S = 5.0
+SUSTAINED_TARGET = 5_000.0
+BENCH = "end to end"
+PNG = os.path.join(ROOT, "benchmarks", "runtime-latency.png")
+
 
 def _pct(values: list[float], p: float) -> float:
     if not values:
@@ -31,126 +74,789 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-async def _token(session: Any, token_url: str, username: str) -> str:
-    async with session.post(token_url, json={"username": username}) as response:
-        response.raise_for_status()
-        return (await response.json())["token"]
+def _ms(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "-"
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
-async def _run_load(
-    urls: dict[str, str], clients: int, rate: float, duration: float, grace: float, log: Callable[[str], None]
-) -> dict[str, Any]:
-    import aiohttp
+# ------------------------------------------------------------------------------------------ client
+def _marker(data: str) -> str | None:
+    """The ``content`` of a ``comment.created`` frame (compact JSON) without parsing all of it."""
+    start = data.find('"content":"')
+    if start < 0:
+        try:
+            return str(json.loads(data)["data"]["comment"]["content"])
+        except (ValueError, KeyError, TypeError):
+            return None
+    start += len('"content":"')
+    end = data.find('"', start)
+    return data[start:end] if end > start else None
 
-    post_id = f"e2e-{os.getpid()}-{int(time.time())}"
-    n_comments = int(rate * duration)
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        tokens = [await _token(session, urls["tokenUrl"], f"e2e-reader-{i}") for i in range(min(clients, 20))]
-        writer_token = await _token(session, urls["tokenUrl"], "e2e-writer")
-        arrivals: list[dict[str, float]] = [{} for _ in range(clients)]
-        ready = [asyncio.Event() for _ in range(clients)]
-        sockets: list[Any] = []
 
-        async def client(index: int) -> None:
-            token = tokens[index % len(tokens)]
-            for attempt in range(5):
-                try:
-                    ws = await session.ws_connect(
-                        f"{urls['websocketUrl']}?token={token}", heartbeat=None, max_msg_size=0
-                    )
-                    break
-                except (TimeoutError, aiohttp.ClientError):
-                    await asyncio.sleep(0.2 * (attempt + 1))
-            else:
-                ready[index].set()
-                return
-            sockets.append(ws)
-            await ws.send_str(json.dumps({"action": "subscribe", "postId": post_id}))
-            mine = arrivals[index]
-            async for message in ws:
+class Client:
+    """One WebSocket client: a reader task that records when each comment marker arrives."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.ws: Any = None
+        self.task: asyncio.Task[None] | None = None
+        self.arrivals: dict[str, float] = {}
+        self.duplicates = 0
+        self.listed = asyncio.Event()
+        self.errors: list[str] = []
+        self.closed = asyncio.Event()
+
+    async def connect(self, session: Any, url: str, attempts: int = 5) -> bool:
+        import aiohttp
+
+        for attempt in range(attempts):
+            try:
+                self.ws = await asyncio.wait_for(
+                    session.ws_connect(url, heartbeat=None, max_msg_size=0, autoping=True), timeout=30
+                )
+                break
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                self.errors.append(repr(exc)[:120])
+                await asyncio.sleep(0.2 * (attempt + 1))
+        else:
+            return False
+        self.task = asyncio.create_task(self._read())
+        return True
+
+    async def _read(self) -> None:
+        import aiohttp
+
+        try:
+            async for message in self.ws:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
                 data = message.data
                 if '"comment.created"' in data:
-                    mine[json.loads(data)["data"]["comment"]["content"]] = time.perf_counter()
+                    now = time.perf_counter()
+                    marker = _marker(data)
+                    if marker is None:
+                        continue
+                    if marker in self.arrivals:
+                        self.duplicates += 1
+                    else:
+                        self.arrivals[marker] = now
                 elif '"comments.list"' in data:
-                    ready[index].set()
+                    self.listed.set()
+                elif '"error"' in data[:40]:
+                    self.errors.append(data[:200])
+                    self.listed.set()
+        finally:
+            self.closed.set()
 
-        log(f"e2e: connecting {clients} WebSocket clients ...")
-        tasks = [asyncio.create_task(client(i)) for i in range(clients)]
-        connect_started = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), timeout=120)
-        connected = len(sockets)
-        connect_s = time.perf_counter() - connect_started
-        log(
-            f"e2e: {connected}/{clients} subscribed in {connect_s:.1f}s; posting {n_comments} comments "
-            f"at {rate:g}/s ..."
-        )
+    async def subscribe(self, post_id: str, timeout: float = 60) -> bool:
+        self.listed.clear()
+        try:
+            await self.ws.send_str(json.dumps({"action": "subscribe", "postId": post_id}))
+            await asyncio.wait_for(self.listed.wait(), timeout=timeout)
+        except (TimeoutError, ConnectionError, RuntimeError) as exc:
+            self.errors.append(repr(exc)[:120])
+            return False
+        return True
 
-        sent: dict[str, float] = {}
-        statuses: dict[int, int] = {}
-        headers = {"Authorization": f"Bearer {writer_token}", "Content-Type": "application/json"}
-        api = urls["apiUrl"].rstrip("/")
+    async def close(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+                await asyncio.wait_for(self.ws.close(), timeout=15)
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
 
-        async def post(i: int) -> None:
-            marker = f"e2e-{i:06d}"
-            sent[marker] = time.perf_counter()
+
+def _session() -> Any:
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+    )
+
+
+async def _token(session: Any, token_url: str, username: str) -> str:
+    async with session.post(token_url, json={"username": username}) as response:
+        response.raise_for_status()
+        return str((await response.json())["token"])
+
+
+async def _tokens(session: Any, urls: dict[str, str], prefix: str, n: int) -> list[str]:
+    return list(await asyncio.gather(*(_token(session, urls["tokenUrl"], f"{prefix}-{i}") for i in range(n))))
+
+
+async def _connect_all(session: Any, url_of: Callable[[int], str], clients: list[Client]) -> int:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(c: Client) -> bool:
+        async with gate:
+            return await c.connect(session, url_of(c.index))
+
+    done = await asyncio.wait_for(asyncio.gather(*(one(c) for c in clients)), timeout=300)
+    return sum(done)
+
+
+async def _subscribe_all(clients: list[Client], post_id: str) -> int:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(c: Client) -> bool:
+        async with gate:
+            return c.ws is not None and not c.ws.closed and await c.subscribe(post_id)
+
+    return sum(await asyncio.gather(*(one(c) for c in clients)))
+
+
+async def _close_all(clients: list[Client]) -> None:
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+async def _count(session: Any, api: str) -> int | None:
+    """The public health endpoint's connection count (``{"status":"ok","count":N}``)."""
+    import aiohttp
+
+    try:
+        async with session.get(
+            f"{api}/api/v1/websocket/connections", timeout=aiohttp.ClientTimeout(total=30)
+        ) as response:
+            if response.status != 200:
+                return None
+            return int((await response.json())["count"])
+    except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
+        return None
+
+
+# ------------------------------------------------------------------------------------ measurements
+async def first_comment(urls: dict[str, str], ready_at: float) -> dict[str, Any]:
+    """One subscriber, one POST, on a runtime that has just printed READY."""
+    async with _session() as session:
+        token = await _token(session, urls["tokenUrl"], "bench-first")
+        client = Client(0)
+        post_id = f"bench-first-{os.getpid()}-{int(time.time())}"
+        if not await client.connect(session, f"{urls['websocketUrl']}?token={token}"):
+            return {"error": f"could not connect: {client.errors[-1:]}"}
+        try:
+            if not await client.subscribe(post_id):
+                return {"error": f"subscribe failed: {client.errors[-1:]}"}
+            subscribed_after_ready = time.perf_counter() - ready_at
+            marker = "bench-first-comment"
+            started = time.perf_counter()
+            async with session.post(
+                f"{urls['apiUrl'].rstrip('/')}/api/v1/posts/{post_id}/comments",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                data=json.dumps({"content": marker}),
+            ) as response:
+                status = response.status
+                await response.read()
+            post_s = time.perf_counter() - started
+            deadline = started + 30
+            while marker not in client.arrivals and time.perf_counter() < deadline:
+                await asyncio.sleep(0.002)
+            arrived = client.arrivals.get(marker)
+            return {
+                "status": status,
+                "post_s": post_s,
+                "latency_s": (arrived - started) if arrived else None,
+                "subscribed_after_ready_s": subscribed_after_ready,
+                "received_after_ready_s": (arrived - ready_at) if arrived else None,
+            }
+        finally:
+            await client.close()
+
+
+async def _step(
+    session: Any,
+    urls: dict[str, str],
+    clients: list[Client],
+    writer_token: str,
+    n: int,
+    rate: float,
+    duration: float,
+    label: str,
+    cpu: Callable[[], float],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    import aiohttp
+
+    post_id = f"bench-{label}-{os.getpid()}-{int(time.time() * 1000)}"
+    group = clients[:n]
+    subscribed = await _subscribe_all(group, post_id)
+    for c in group:
+        c.arrivals = {}
+        c.duplicates = 0
+    n_comments = max(1, int(round(rate * duration)))
+    result: dict[str, Any] = {
+        "clients": n,
+        "rate": rate,
+        "duration_s": duration,
+        "offered_per_s": n * rate,
+        "subscribed": subscribed,
+        "comments": n_comments,
+    }
+    if subscribed < n:
+        result.update(passed=False, error=f"{subscribed}/{n} subscribed")
+        return result
+    await asyncio.sleep(0.5)
+
+    api = urls["apiUrl"].rstrip("/")
+    headers = {"Authorization": f"Bearer {writer_token}", "Content-Type": "application/json"}
+    sent: dict[str, float] = {}
+    statuses: dict[int, int] = {}
+    step_tag = label.replace(" ", "")
+    post_timeout = aiohttp.ClientTimeout(total=POST_TIMEOUT_S)
+
+    async def post(i: int) -> None:
+        marker = f"BMK{step_tag}-{i:06d}"
+        sent[marker] = time.perf_counter()
+        try:
             async with session.post(
                 f"{api}/api/v1/posts/{post_id}/comments",
                 headers=headers,
                 data=json.dumps({"content": marker}),
+                timeout=post_timeout,
             ) as response:
-                statuses[response.status] = statuses.get(response.status, 0) + 1
                 await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError):
+            status = -1
+        statuses[status] = statuses.get(status, 0) + 1
 
-        posts = []
-        start = time.perf_counter()
-        for i in range(n_comments):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            posts.append(asyncio.create_task(post(i)))
-        await asyncio.gather(*posts, return_exceptions=True)
-        posted_s = time.perf_counter() - start
-        # Wait for the stragglers (bounded).
-        expected = len(sent) * connected
-        deadline = time.perf_counter() + grace
-        while time.perf_counter() < deadline:
-            if sum(len(a) for a in arrivals) >= expected:
-                break
-            await asyncio.sleep(0.1)
-        for ws in sockets:
-            await ws.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    load1 = os.getloadavg()[0]
+    cpu0, own0 = cpu(), time.process_time()
+    start = time.perf_counter()
+    tasks = []
+    max_lag = 0.0
+    for i in range(n_comments):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            max_lag = max(max_lag, -delay)
+        tasks.append(asyncio.create_task(post(i)))
+    await asyncio.wait(tasks, timeout=POST_TIMEOUT_S + 10)
+    posts_done = time.perf_counter()
 
-    latencies = [
-        arrived - sent[marker] for mine in arrivals for marker, arrived in mine.items() if marker in sent
-    ]
-    ok_posts = statuses.get(201, 0)
+    # Stragglers: keep waiting while the received count still grows, at most GRACE_CAP_S.
+    expected = n_comments * n
+    received = sum(len(c.arrivals) for c in group)
+    last_growth = time.perf_counter()
+    while received < expected:
+        now = time.perf_counter()
+        if now - posts_done > GRACE_CAP_S or now - last_growth > STALL_S:
+            break
+        await asyncio.sleep(0.1)
+        now_received = sum(len(c.arrivals) for c in group)
+        if now_received > received:
+            received, last_growth = now_received, time.perf_counter()
+    waited = time.perf_counter() - posts_done
+    cpu1, own1 = cpu(), time.process_time()
+
+    latencies = [t - sent[m] for c in group for m, t in c.arrivals.items() if m in sent]
+    last_arrival = max((t for c in group for t in c.arrivals.values()), default=start)
     received = len(latencies)
-    return {
-        "clients": clients,
-        "connected": connected,
-        "comments": n_comments,
-        "posted_201": ok_posts,
-        "post_statuses": statuses,
-        "posting_s": posted_s,
-        "expected": ok_posts * connected,
-        "received": received,
-        "lost": ok_posts * connected - received,
-        "p50_s": _pct(latencies, 50),
-        "p99_s": _pct(latencies, 99),
-        "max_s": max(latencies) if latencies else float("nan"),
-        "connect_s": connect_s,
-    }
+    cpu_s = cpu1 - cpu0
+    result.update(
+        posted_201=statuses.get(201, 0),
+        post_statuses={str(k): v for k, v in sorted(statuses.items())},
+        posting_s=posts_done - start,
+        max_schedule_lag_s=max_lag,
+        expected=expected,
+        received=received,
+        lost=expected - received,
+        duplicates=sum(c.duplicates for c in group),
+        straggler_wait_s=waited,
+        delivered_per_s=received / max(last_arrival - start, 1e-9),
+        p50_s=_pct(latencies, 50),
+        p99_s=_pct(latencies, 99),
+        max_s=max(latencies) if latencies else float("nan"),
+        runtime_cpu_s=cpu_s,
+        runtime_cpu_per_delivery_s=cpu_s / received if received else float("nan"),
+        loadgen_cpu_s=own1 - own0,
+        loadavg_1m=load1,
+    )
+    result["passed"] = bool(
+        result["lost"] == 0 and statuses.get(201, 0) == n_comments and result["p99_s"] < P99_TARGET_S
+    )
+    log(
+        f"e2e:   {n} x {rate:g}/s = {n * rate:,.0f}/s: {received:,}/{expected:,} received, p50 "
+        f"{_ms(result['p50_s'])}, p99 {_ms(result['p99_s'])}, runtime CPU {cpu_s:.1f}s "
+        f"-> {'pass' if result['passed'] else 'FAIL'}"
+    )
+    return result
 
 
+async def ladder(
+    urls: dict[str, str],
+    steps: list[tuple[int, float]],
+    duration: float,
+    cpu: Callable[[], float],
+    label: str,
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """The steps in order on one runtime; stops after the first failing step (or the budget)."""
+    results: list[dict[str, Any]] = []
+    budget_end = time.perf_counter() + LADDER_BUDGET_S
+    async with _session() as session:
+        tokens = await _tokens(session, urls, "bench-reader", 20)
+        writer = await _token(session, urls["tokenUrl"], "bench-writer")
+        clients: list[Client] = []
+        try:
+            for index, (n, rate) in enumerate(steps):
+                if time.perf_counter() > budget_end:
+                    log(f"e2e: {label}: ladder budget ({LADDER_BUDGET_S:g}s) used up; stopping")
+                    break
+                if len(clients) < n:
+                    more = [Client(i) for i in range(len(clients), n)]
+                    t0 = time.perf_counter()
+                    ok = await _connect_all(
+                        session, lambda i: f"{urls['websocketUrl']}?token={tokens[i % len(tokens)]}", more
+                    )
+                    clients.extend(more)
+                    log(
+                        f"e2e: {label}: {ok}/{len(more)} more clients connected in "
+                        f"{time.perf_counter() - t0:.1f}s"
+                    )
+                result = await _step(
+                    session, urls, clients, writer, n, rate, duration, f"{label}{index}", cpu, log
+                )
+                results.append(result)
+                if not result["passed"]:
+                    break
+        finally:
+            await _close_all(clients)
+    return results
+
+
+async def disconnect_storm(
+    urls: dict[str, str], n: int, bound: float, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """n clients connect, then all close at once; poll the connection count back to its start."""
+    api = urls["apiUrl"].rstrip("/")
+    async with _session() as session:
+        baseline = await _count(session, api)
+        tokens = await _tokens(session, urls, "bench-storm", 20)
+        clients = [Client(i) for i in range(n)]
+        t0 = time.perf_counter()
+        connected = await _connect_all(
+            session, lambda i: f"{urls['websocketUrl']}?token={tokens[i % len(tokens)]}", clients
+        )
+        connect_s = time.perf_counter() - t0
+        result: dict[str, Any] = {
+            "clients": n,
+            "connected": connected,
+            "connect_s": connect_s,
+            "baseline": baseline,
+        }
+        try:
+            # Every $connect is handled before its handshake completes; the count should show them all.
+            peak = await _count(session, api)
+            deadline = time.perf_counter() + 60
+            while (peak or 0) < (baseline or 0) + connected and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+                peak = await _count(session, api)
+            result["peak"] = peak
+            log(
+                f"e2e:   {connected}/{n} connected in {connect_s:.1f}s; count {peak}; closing all at once ..."
+            )
+            polls = 0
+            started = time.perf_counter()
+            closing = asyncio.create_task(_close_all(clients))
+            closed_at: list[float] = []
+            closing.add_done_callback(lambda _t: closed_at.append(time.perf_counter() - started))
+            count = peak
+            done_at = None
+            trace: list[tuple[float, int | None]] = []
+            while time.perf_counter() - started < bound and polls < 10_000:
+                count = await _count(session, api)
+                polls += 1
+                if len(trace) < 2_000:
+                    trace.append((round(time.perf_counter() - started, 3), count))
+                if count is not None and count <= (baseline or 0):
+                    done_at = time.perf_counter()
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.wait_for(closing, timeout=60)
+            result.update(
+                seconds=(done_at - started) if done_at else None,
+                final_count=count,
+                polls=polls,
+                closes_done_s=closed_at[0] if closed_at else None,
+                trace=trace,
+            )
+        finally:
+            await _close_all(clients)
+    return result
+
+
+# --------------------------------------------------------------------------------- one runtime
+def measure(
+    kind: str,
+    cdk_out: Path,
+    workdir: Path,
+    *,
+    steps: list[tuple[int, float]],
+    duration: float,
+    disconnect_clients: int,
+    reference_commit: str,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Every figure of one runtime kind: first comment + ladder on one fresh runtime, the
+    disconnect storm on another fresh one."""
+    from benchmarks.runtimes import Runtime
+
+    out: dict[str, Any] = {"kind": kind, "disconnect_clients": disconnect_clients}
+    runtime = Runtime(kind, cdk_out, workdir, reference_commit=reference_commit)
+    out["label"] = runtime.label
+    log(f"e2e: starting the {runtime.label} runtime ...")
+    try:
+        runtime.start(timeout=180)
+    except Exception as exc:  # noqa: BLE001 - reported as "not run"
+        out["error"] = f"runtime did not start: {_one_line(exc)}"
+        out["start_error"] = str(exc)[-3000:]
+        log(f"e2e: {out['error']}")
+        return out
+    out["startup_s"] = runtime.startup_seconds
+    try:
+        out["first"] = asyncio.run(asyncio.wait_for(first_comment(runtime.urls, runtime.ready_at), 90))
+        log(f"e2e: {runtime.label}: first comment {out['first']}")
+        out["steps"] = asyncio.run(ladder(runtime.urls, steps, duration, runtime.cpu_seconds, kind, log))
+    except Exception as exc:  # noqa: BLE001 - what was measured so far is kept
+        out["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        log(f"e2e: {runtime.label} failed: {out['error']}")
+    finally:
+        out["log_errors"] = _log_errors(runtime.tail(4000))
+        runtime.stop()
+    storm = Runtime(kind, cdk_out, workdir, reference_commit=reference_commit)
+    try:
+        storm.start(timeout=180)
+        log(f"e2e: {runtime.label}: {disconnect_clients} disconnects at once ...")
+        out["disconnect"] = asyncio.run(
+            asyncio.wait_for(disconnect_storm(storm.urls, disconnect_clients, 60.0, log), 600)
+        )
+        log(f"e2e: {runtime.label}: disconnect {out['disconnect'].get('seconds')}")
+    except Exception as exc:  # noqa: BLE001
+        out["disconnect"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    finally:
+        storm.stop()
+    return out
+
+
+def measure_floor(
+    workdir: Path, steps: list[tuple[int, float]], duration: float, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """The same load generator against benchmarks/fake_runtime.py (an instant broadcaster)."""
+    from benchmarks.runtimes import Runtime
+
+    fake = Runtime("floor", Path(ROOT), workdir, max_seconds=600)
+    out: dict[str, Any] = {"kind": "floor", "label": fake.label}
+    try:
+        fake.start(timeout=60)
+        log(f"e2e: {fake.label}: {', '.join(f'{n} x {r:g}/s' for n, r in steps)} ...")
+        out["steps"] = asyncio.run(ladder(fake.urls, steps, duration, fake.cpu_seconds, "floor", log))
+    except Exception as exc:  # noqa: BLE001 - reported as "not run"
+        out["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        fake.stop()
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    """The gist of a start-up failure: the first line, plus the runtime's own 'failed' line if any."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    gist = [line for line in lines[1:] if "failed" in line or "Error" in line][:1]
+    return " / ".join([f"{type(exc).__name__}: {lines[0] if lines else ''}", *gist])[:240]
+
+
+def _log_errors(text: str) -> list[str]:
+    return [line for line in text.splitlines() if " 500 " in line or "Error" in line or "Traceback" in line][
+        -30:
+    ]
+
+
+# ------------------------------------------------------------------------------------------ rows
+def _speedup(ours: float | None, ref: float | None, higher_is_better: bool = False) -> float | None:
+    if ours is None or ref is None or ours != ours or ref != ref or ours <= 0 or ref <= 0:
+        return None
+    return ours / ref if higher_is_better else ref / ours
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "no"
+
+
+def _sustained(steps: list[dict[str, Any]]) -> float:
+    best = 0.0
+    for step in steps:
+        if not step.get("passed"):
+            break
+        best = max(best, step["offered_per_s"])
+    return best
+
+
+def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
+    """Per figure: the reference's row first (``speedup`` 1.00), then ours with the ratio."""
+    by_kind = {r["kind"]: r for r in results}
+    rows: list[Row] = []
+    for r in results:  # a runtime that did not start: one row, not one per figure
+        if r["kind"] != "floor" and "startup_s" not in r:
+            who = "ours (current)" if r["kind"] == "current" else r.get("label", r["kind"])
+            rows.append(
+                Row(BENCH, f"{who}: every figure", check=f"not run: {r.get('error', 'no data')}"[:160])
+            )
+    ref = by_kind.get("reference")
+    if ref is not None and "startup_s" not in ref:
+        ref = None
+    order = [r for r in (ref, by_kind.get("current")) if r is not None and "startup_s" in r]
+
+    def name(r: dict[str, Any]) -> str:
+        return "ours (current)" if r["kind"] == "current" else f"{r['label']}"
+
+    def not_run(r: dict[str, Any], what: str) -> Row:
+        text = " ".join(str(r.get("error", "no data")).split())
+        return Row(BENCH, f"{name(r)}: {what}", check=f"not run: {text}"[:140])
+
+    def ratio(
+        r: dict[str, Any], ours: float | None, theirs: float | None, higher_is_better: bool = False
+    ) -> float | None:
+        # The reference's own row reads 1.00 when it has the figure; ours reads reference / ours
+        # (latency, CPU: > 1 is faster) or ours / reference (throughput).
+        if r is ref:
+            return 1.0 if ours is not None and ours == ours and (ours > 0 or higher_is_better) else None
+        return _speedup(ours, theirs, higher_is_better)
+
+    def fail_or(r: dict[str, Any], text: str, bad: bool) -> str:
+        # A lost delivery on the current runtime in the quick smoke run is a failure of the run.
+        return f"FAIL: {text}" if bad and quick and r["kind"] == "current" else text
+
+    # first comment
+    for r in order:
+        first = r.get("first")
+        if not first:
+            rows.append(not_run(r, "first comment after READY"))
+            continue
+        if first.get("latency_s") is None:
+            text = f"not received: {first.get('error', 'in 30 s')}"
+            rows.append(
+                Row(BENCH, f"{name(r)}: first comment after READY", 1, check=fail_or(r, text, True), met="no")
+            )
+            continue
+        ref_first = (ref or {}).get("first") or {}
+        rows.append(
+            Row(
+                BENCH,
+                f"{name(r)}: first comment after READY (1 client)",
+                1,
+                first["latency_s"],
+                x_baseline=ratio(r, first["latency_s"], ref_first.get("latency_s")),
+                check=f"received (POST {first['status']})",
+                target="< 500 ms",
+                met=_yes(first["latency_s"] < FIRST_TARGET_S),
+                note=f"POST start -> receipt; POST {_ms(first['post_s'])}; launch -> READY "
+                f"{r.get('startup_s', float('nan')):.1f}s (--wait-warm); READY -> receipt "
+                f"{_ms(first.get('received_after_ready_s'))}",
+            )
+        )
+
+    # the ladder: one row per step run (the reference's, then ours), p99 in the seconds column
+    ref_steps = {(s["clients"], s["rate"]): s for s in (ref or {}).get("steps", [])}
+    keys: list[tuple[int, float]] = []
+    for r in order:
+        if not r.get("steps"):
+            rows.append(not_run(r, "load ladder"))
+        for s in r.get("steps") or []:
+            if (s["clients"], s["rate"]) not in keys:
+                keys.append((s["clients"], s["rate"]))
+    keys.sort(key=lambda k: (k[0] * k[1], k[0]))
+    for key, r in ((k, r) for k in keys for r in order):
+        for s in (x for x in r.get("steps") or [] if (x["clients"], x["rate"]) == key):
+            label = (
+                f"{s['clients']} clients x {s['rate']:g}/s x {s['duration_s']:g}s"
+                f" = {s['offered_per_s']:,.0f}/s: p99"
+            )
+            if "received" not in s:
+                rows.append(Row(BENCH, f"{name(r)}: {label}", check=f"not run: {s.get('error')}", met="no"))
+                continue
+            other = ref_steps.get((s["clients"], s["rate"])) if r["kind"] == "current" else None
+            check = f"{s['received']:,}/{s['expected']:,} received, lost {s['lost']:,}"
+            if s["posted_201"] != s["comments"]:
+                check += f"; POST statuses {s['post_statuses']}"
+            if s["duplicates"]:
+                check += f"; {s['duplicates']} duplicates"
+            rows.append(
+                Row(
+                    BENCH,
+                    f"{name(r)}: {label}",
+                    s["received"],
+                    s["p99_s"],
+                    s["delivered_per_s"],
+                    x_baseline=ratio(r, s["p99_s"], (other or {}).get("p99_s")),
+                    check=fail_or(r, check, s["lost"] > 0),
+                    target="0 lost, p99 < 250 ms",
+                    met=_yes(bool(s["passed"])),
+                    note=f"p50 {_ms(s['p50_s'])}, max {_ms(s['max_s'])}; runtime CPU "
+                    f"{s['runtime_cpu_per_delivery_s'] * 1e6:.0f} us/delivery; "
+                    f"loadgen CPU {s['loadgen_cpu_s']:.1f}s; "
+                    f"stragglers {s['straggler_wait_s']:.1f}s; load avg {s['loadavg_1m']:.1f}",
+                )
+            )
+
+    # the harness floor: the load generator against an instant broadcaster, no runtime
+    floor = by_kind.get("floor")
+    for s in (floor or {}).get("steps") or []:
+        if "received" not in s:
+            continue
+        rows.append(
+            Row(
+                BENCH,
+                f"harness floor (fake_runtime.py, no runtime): {s['clients']} clients x {s['rate']:g}/s"
+                f" = {s['offered_per_s']:,.0f}/s: p99",
+                s["received"],
+                s["p99_s"],
+                s["delivered_per_s"],
+                check=f"{s['received']:,}/{s['expected']:,} received, lost {s['lost']:,}",
+                target="reference for the rows above",
+                note=f"p50 {_ms(s['p50_s'])}, max {_ms(s['max_s'])}; what this machine can measure now: "
+                "the same load generator, an instant aiohttp broadcaster; "
+                f"loadgen CPU {s['loadgen_cpu_s']:.1f}s; "
+                f"load avg {s['loadavg_1m']:.1f}",
+            )
+        )
+    if floor and floor.get("error"):
+        rows.append(Row(BENCH, "harness floor (fake_runtime.py)", check=f"not run: {floor['error']}"[:140]))
+
+    # p50 at light load (the first step)
+    light = keys[0] if keys else (QUICK_STEPS if quick else STEPS)[0]
+    ref_light = ref_steps.get(light)
+    for r in order:
+        s = next(
+            (x for x in r.get("steps", []) if (x["clients"], x["rate"]) == light and "received" in x), None
+        )
+        what = f"p50 at light load ({light[0]} clients x {light[1]:g}/s)"
+        if s is None:
+            rows.append(not_run(r, what))
+            continue
+        rows.append(
+            Row(
+                BENCH,
+                f"{name(r)}: {what}",
+                s["received"],
+                s["p50_s"],
+                s["delivered_per_s"],
+                x_baseline=ratio(r, s["p50_s"], (ref_light or {}).get("p50_s")),
+                check=f"{s['received']:,}/{s['expected']:,} received, lost {s['lost']:,}",
+                target="p50 < 50 ms",
+                met=_yes(s["p50_s"] < P50_TARGET_S),
+                note=f"p99 {_ms(s['p99_s'])}",
+            )
+        )
+
+    # sustained deliveries/s
+    ref_sustained = _sustained((ref or {}).get("steps", [])) if ref and ref.get("steps") else None
+    for r in order:
+        steps = r.get("steps")
+        if not steps:
+            rows.append(not_run(r, "sustained deliveries/s"))
+            continue
+        best = _sustained(steps)
+        failed = next((s for s in steps if not s.get("passed")), None)
+        offered = [c * rate for c, rate in (QUICK_STEPS if quick else STEPS)]
+        if failed is None:
+            check = f"passed all {len(steps)} steps run (up to {max(offered):,.0f}/s)"
+        else:
+            detail = (
+                f"p99 {_ms(failed.get('p99_s'))}, lost {failed['lost']:,}"
+                if "received" in failed
+                else str(failed.get("error"))
+            )
+            check = f"first failing step {failed['offered_per_s']:,.0f}/s ({detail})"
+        rows.append(
+            Row(
+                BENCH,
+                f"{name(r)}: sustained deliveries/s (p99 < 250 ms, 0 lost)",
+                msgs_per_s=best,
+                x_baseline=ratio(r, best, ref_sustained, higher_is_better=True),
+                check=check,
+                target=">= 5,000/s (aim 10,000)",
+                met=_yes(best >= SUSTAINED_TARGET),
+                note="highest passing offered load (N clients x R comments/s); stops at the first failure",
+            )
+        )
+
+    # runtime CPU per delivery: at the light step (same load for both) and the reference's last step
+    cpu_steps = [light]
+    if ref and ref.get("steps"):
+        last = ref["steps"][-1]
+        if (last["clients"], last["rate"]) != light and "received" in last:
+            cpu_steps.append((last["clients"], last["rate"]))
+    for key in cpu_steps:
+        ref_step = ref_steps.get(key)
+        for r in order:
+            s = next(
+                (x for x in r.get("steps", []) if (x["clients"], x["rate"]) == key and "received" in x), None
+            )
+            what = f"runtime CPU per delivery at {key[0]} x {key[1]:g}/s"
+            if s is None:
+                rows.append(not_run(r, what))
+                continue
+            rows.append(
+                Row(
+                    BENCH,
+                    f"{name(r)}: {what}",
+                    s["received"],
+                    s["runtime_cpu_per_delivery_s"],
+                    x_baseline=ratio(
+                        r, s["runtime_cpu_per_delivery_s"], (ref_step or {}).get("runtime_cpu_per_delivery_s")
+                    ),
+                    check=f"{s['runtime_cpu_s']:.1f} CPU s / {s['received']:,} deliveries",
+                    note=f"{s['runtime_cpu_per_delivery_s'] * 1e6:.0f} us; runtime process + descendants "
+                    "(/proc utime+stime), first POST -> last straggler",
+                )
+            )
+
+    # disconnects
+    ref_disc = ((ref or {}).get("disconnect") or {}).get("seconds")
+    for r in order:
+        d = r.get("disconnect") or {}
+        what = f"{d.get('clients', r.get('disconnect_clients', '?'))} clients disconnect at once"
+        if "error" in d or not d:
+            rows.append(
+                Row(BENCH, f"{name(r)}: {what}", check=f"not run: {d.get('error', r.get('error'))}"[:140])
+            )
+            continue
+        ok = d.get("seconds") is not None
+        rows.append(
+            Row(
+                BENCH,
+                f"{name(r)}: {what} -> every $disconnect handled",
+                d["clients"],
+                d.get("seconds"),
+                x_baseline=ratio(r, d.get("seconds"), ref_disc),
+                check=fail_or(
+                    r,
+                    f"count {d.get('peak')} -> {d.get('final_count')}"
+                    + ("" if ok else " (not back to the start in 60 s)")
+                    + (
+                        ""
+                        if d["connected"] == d["clients"]
+                        else f"; {d['connected']}/{d['clients']} connected"
+                    ),
+                    not ok,
+                ),
+                target="<= 5 s",
+                met=_yes(ok and d["seconds"] <= DISCONNECT_TARGET_S),
+                note=f"GET /api/v1/websocket/connections polled ({d.get('polls')}x) from the first close; "
+                f"connect {d['connect_s']:.1f}s",
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- run
 def start_runtime(log: Callable[[str], None], workdir: Path) -> Any:
-    """The local runtime on free ports (synthesizing into workdir unless E2E_CDK_OUT is set)."""
+    """The local runtime on free ports (synthesizing into workdir unless E2E_CDK_OUT is set).
+    Used by tests/reliability's ``runtime_urls`` fixture."""
     from local_runtime.process import RuntimeProcess, synthesize
 
     given = os.environ.get("E2E_CDK_OUT")
@@ -163,77 +869,90 @@ def start_runtime(log: Callable[[str], None], workdir: Path) -> Any:
     return runtime
 
 
+def _cdk_out(workdir: Path, log: Callable[[str], None]) -> Path:
+    """E2E_CDK_OUT, else ./cdk.out if it holds the dev template, else a fresh synth into workdir."""
+    given = os.environ.get("E2E_CDK_OUT")
+    if given:
+        return Path(given).resolve()
+    existing = Path(ROOT) / "cdk.out"
+    if (existing / "RealtimeComments-dev.template.json").exists():
+        return existing
+    import subprocess
+    import sys
+
+    out = workdir / "cdk.out"
+    log("e2e: synthesizing the app (no cdk.out; `make synth` writes one) ...")
+    subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=dict(os.environ, CDK_OUTDIR=str(out)),
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
+    return out
+
+
 def run(
     quick: bool = False,
-    configs: list[tuple[int, float, float]] | None = None,
     log: Callable[[str], None] = print,
+    *,
+    reference: bool = True,
+    reference_commit: str | None = None,
+    steps: list[tuple[int, float]] | None = None,
+    duration: float | None = None,
+    png: str | None = PNG,
+    floor: bool = True,
 ) -> tuple[list[Row], dict]:
-    """``configs``: (clients, comments per second, seconds) runs on one runtime: the issue's target
-    load (500 clients, 20/s, 30 s) and a lighter one that shows what the runtime sustains here."""
-    if configs is None:
-        # The lighter load first: the heavy one leaves a backlog in the runtime behind it.
-        configs = [(50, 5.0, 5.0)] if quick else [(500, 2.0, 20.0), (500, 20.0, 30.0)]
-    labels = [f"{c} WS clients, {r:g} comments/s x {d:g}s" for c, r, d in configs]
+    """``floor``: also run the top step against benchmarks/fake_runtime.py (no runtime), to show
+    what the load generator itself measures on this machine now (full mode only)."""
+    from benchmarks.runtimes import REFERENCE_COMMIT
+
     if not os.path.exists(os.path.join(ROOT, "local_runtime", "__main__.py")):
-        return [Row("end to end", labels[0], check="not run: local_runtime is not present")], {}
+        return [Row(BENCH, "local runtime", check="not run: local_runtime is not present")], {}
     try:
         import aiohttp  # noqa: F401
     except ImportError:
-        return [Row("end to end", labels[0], check="not run: aiohttp is not installed")], {}
-    rows: list[Row] = []
-    raw: dict[str, Any] = {"runs": []}
+        return [Row(BENCH, "local runtime", check="not run: aiohttp is not installed")], {}
+    steps = steps or (QUICK_STEPS if quick else STEPS)
+    duration = duration or (QUICK_STEP_SECONDS if quick else STEP_SECONDS)
+    kinds = ["current"] + (["reference"] if reference and not quick else [])
+    raw: dict[str, Any] = {
+        "steps": steps,
+        "step_seconds": duration,
+        "reference_commit": reference_commit or REFERENCE_COMMIT,
+        "runtimes": [],
+    }
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         try:
-            runtime = start_runtime(log, Path(tmp))
+            cdk_out = _cdk_out(Path(tmp), log)
         except Exception as exc:  # noqa: BLE001 - reported as a row
-            return [Row("end to end", labels[0], check=f"not run: runtime did not start ({exc!r})"[:110])], {}
+            return [Row(BENCH, "local runtime", check=f"not run: synth failed ({exc!r})"[:140])], {}
+        raw["cdk_out"] = str(cdk_out)
+        for kind in kinds:
+            raw["runtimes"].append(
+                measure(
+                    kind,
+                    cdk_out,
+                    Path(tmp),
+                    steps=steps,
+                    duration=duration,
+                    disconnect_clients=QUICK_DISCONNECT_CLIENTS if quick else DISCONNECT_CLIENTS,
+                    reference_commit=reference_commit or REFERENCE_COMMIT,
+                    log=log,
+                )
+            )
+        if floor and not quick:
+            raw["runtimes"].append(measure_floor(Path(tmp), steps[-1:], duration, log))
+    rows = rows_for(raw["runtimes"], quick)
+    measured = any(r.get("steps") for r in raw["runtimes"] if r["kind"] != "floor")
+    if png and not quick and measured:
         try:
-            for (clients, rate, duration), label in zip(configs, labels, strict=True):
-                load1 = os.getloadavg()[0]
-                result = asyncio.run(_run_load(runtime.urls, clients, rate, duration, grace=30.0, log=log))
-                result["loadavg_1m"] = load1
-                result["startup_s"] = runtime.startup_seconds
-                raw["runs"].append(result)
-                rows.extend(_rows(label, clients, result, load1))
-            raw["runtime_log_errors"] = [
-                line
-                for line in runtime.tail(4000).splitlines()
-                if " 500 " in line or "Error" in line or "Traceback" in line
-            ][-30:]
-        finally:
-            runtime.stop()
+            from benchmarks.runtime_plot import plot
+
+            plot(raw["runtimes"], png, steps)
+            raw["png"] = png
+            log(f"e2e: wrote {png}")
+        except Exception as exc:  # noqa: BLE001 - the table matters more than the figure
+            log(f"e2e: no PNG ({exc!r})")
     return rows, raw
-
-
-def _rows(label: str, clients: int, result: dict[str, Any], load1: float) -> list[Row]:
-    ok = result["lost"] == 0 and result["connected"] == clients and result["posted_201"] == result["comments"]
-    check = (
-        f"{result['received']:,}/{result['expected']:,} received, lost {result['lost']:,} (30 s grace)"
-        if result["connected"] == clients
-        else f"FAIL: {result['connected']}/{clients} connected; lost {result['lost']:,}"
-    )
-    if result["posted_201"] != result["comments"]:
-        check += f"; POST statuses {result['post_statuses']}"
-    deliveries = result["received"] / max(result["posting_s"], 1e-9)
-    return [
-        Row(
-            "end to end",
-            f"{label}: p50",
-            result["received"],
-            result["p50_s"],
-            deliveries,
-            check=check,
-            target="0 lost",
-            met="yes" if ok else "no",
-            note=f"POST start -> receipt; runtime start {result['startup_s']:.1f}s; load avg {load1:.1f}",
-        ),
-        Row(
-            "end to end",
-            f"{label}: p99",
-            result["received"],
-            result["p99_s"],
-            target="p99 < 250 ms",
-            met="yes" if ok and result["p99_s"] < 0.25 else "no",
-        ),
-        Row("end to end", f"{label}: max", result["received"], result["max_s"]),
-    ]
