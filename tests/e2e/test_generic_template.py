@@ -204,3 +204,24 @@ def test_concurrent_invocations_use_several_warm_workers(generic: RuntimeProcess
 def test_state_dir_has_endpoints_and_snapshot(generic: RuntimeProcess) -> None:
     endpoints = json.loads((Path(generic.state_dir) / "endpoints.json").read_text())
     assert set(endpoints) == {"websocketUrl", "callbackUrl", "apiUrl", "tokenUrl", "frontendUrl"}
+
+
+def test_calls_beyond_the_worker_pool_wait_and_succeed(generic: RuntimeProcess) -> None:
+    """Twelve concurrent calls on a pool of four: all succeed (none is refused or times out for
+    waiting, since a function's timeout runs from when a worker takes the call), and the runtime
+    says in its log that the function was saturated."""
+
+    async def scenario() -> list[int]:
+        api = generic.urls["apiUrl"]
+        async with aiohttp.ClientSession() as s:
+
+            async def call() -> int:
+                async with s.post(f"{api}/echo/2", json={"sleep": 0.3}) as r:
+                    await r.read()
+                    return r.status
+
+            return await asyncio.gather(*(call() for _ in range(12)))
+
+    statuses = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert statuses == [200] * 12
+    assert "Echo: all 4 workers busy" in generic.tail(400)
