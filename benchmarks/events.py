@@ -5,14 +5,13 @@ Shared by the warm-cost benchmark and tests/reliability (bad input, faults).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from local_runtime.identity import Identity, JwksServer
 
 ACCOUNT = "123456789012"
 API_ID = "localapi"
@@ -261,75 +260,19 @@ def sqs_record(body: str, message_id: str | None = None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- a local JWT issuer
-class LocalIssuer:
-    """An RSA key, its JWKS on a loopback HTTP server (thread), and tokens signed with it."""
+class LocalIssuer(Identity):
+    """local_runtime's in-memory `Identity`, its JWKS on a loopback `JwksServer` (thread)."""
 
     def __init__(self, audience: str = "bench-client") -> None:
-        import jwt
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        self._jwt = jwt
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        numbers = self.key.public_key().public_numbers()
-
-        def b64(n: int) -> str:
-            return (
-                base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
-            )
-
-        self.kid = "bench-key"
-        jwks = json.dumps(
-            {
-                "keys": [
-                    {
-                        "kty": "RSA",
-                        "kid": self.kid,
-                        "use": "sig",
-                        "alg": "RS256",
-                        "n": b64(numbers.n),
-                        "e": b64(numbers.e),
-                    }
-                ]
-            }
-        ).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(jwks)))
-                self.end_headers()
-                self.wfile.write(jwks)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        port = self.server.server_address[1]
-        self.issuer = f"http://127.0.0.1:{port}/issuer"
-        self.jwks_url = f"{self.issuer}/.well-known/jwks.json"
-        self.audience = audience
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.server = JwksServer(path="/issuer")
+        super().__init__(None, self.server.url, audience, kid="bench-key")
+        self.server.jwks = self.jwks
 
     def env(self) -> dict[str, str]:
         return {"JWT_ISSUER": self.issuer, "JWT_AUDIENCE": self.audience, "JWKS_URL": self.jwks_url}
 
     def token(self, sub: str = "alice", **overrides: Any) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": sub,
-            "cognito:username": sub,
-            "token_use": "id",
-            "aud": self.audience,
-            "iss": self.issuer,
-            "iat": now,
-            "exp": now + 3600,
-        }
-        claims.update(overrides)
-        return self._jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        return self.issue(sub, **overrides)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()

@@ -6,7 +6,8 @@ endpoint and a local JWT issuer. Nothing here talks to anything but 127.0.0.1.
 - `tables` (function): fresh connections / comments / idempotency tables (unique names).
 - `connections_sink` (function): the @connections API (POST/GET/DELETE /@connections/{id}), which
   records what it receives and can answer 410 / 429 / 5xx for chosen ids.
-- `jwt_issuer` (session): RSA key pair, JWKS served over HTTP, `mint(...)` to issue tokens.
+- `jwt_issuer` (session): local_runtime's in-memory `Identity` with its JWKS served over HTTP
+  (`JwksServer`), `mint(...)` to issue tokens and `foreign_key` to forge them.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import boto3
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+
+from local_runtime.identity import Identity, JwksServer, new_rsa_key
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
@@ -371,77 +372,26 @@ def connections_sink(_sink_server: ConnectionsSink) -> Iterator[ConnectionsSink]
 
 
 # --- a local JWT issuer -------------------------------------------------------------------------
-@dataclass
-class JwtIssuer:
-    issuer: str
-    audience: str
-    jwks_url: str
-    private_key: Any
-    foreign_key: Any  # a key the JWKS does not publish: tokens signed with it are forged
-    kid: str = "test-key-1"
+class JwtIssuer(Identity):
+    """local_runtime's in-memory `Identity`, plus `mint` and a key its JWKS does not publish."""
 
-    def claims(self, **overrides: Any) -> dict[str, Any]:
-        now = int(time.time())
-        claims = {
-            "sub": "alice",
-            "cognito:username": "alice",
-            "token_use": "id",
-            "aud": self.audience,
-            "iss": self.issuer,
-            "iat": now,
-            "exp": now + 3600,
-        }
-        claims.update(overrides)
-        return {key: value for key, value in claims.items() if value is not None}
+    foreign_key: rsa.RSAPrivateKey  # tokens signed with it are forged
 
     def mint(self, *, key: Any = None, kid: str | None = None, **overrides: Any) -> str:
         """A signed token; pass a claim as None to leave it out."""
-        return jwt.encode(
-            self.claims(**overrides),
-            key or self.private_key,
-            algorithm="RS256",
-            headers={"kid": kid or self.kid},
-        )
+        return self.sign(self.claims(**overrides), key=key, kid=kid)
 
 
 @pytest.fixture(scope="session")
 def jwt_issuer() -> Iterator[JwtIssuer]:
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    foreign_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_jwk = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
-    public_jwk.update({"kid": "test-key-1", "use": "sig", "alg": "RS256"})
-    jwks = json.dumps({"keys": [public_jwk]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path != "/.well-known/jwks.json":
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(jwks)))
-            self.end_headers()
-            self.wfile.write(jwks)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    issuer = f"http://127.0.0.1:{server.server_address[1]}"
-    serve_in_thread(server)
+    server = JwksServer()
     try:
-        yield JwtIssuer(
-            issuer=issuer,
-            audience="test-client-id",
-            jwks_url=f"{issuer}/.well-known/jwks.json",
-            private_key=private_key,
-            foreign_key=foreign_key,
-        )
+        issuer = JwtIssuer.ephemeral(server.url, "test-client-id", kid="test-key-1")
+        issuer.foreign_key = new_rsa_key()
+        server.jwks = issuer.jwks
+        yield issuer
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 @pytest.fixture
