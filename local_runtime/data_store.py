@@ -22,6 +22,9 @@ to moto here, each because the local system needs it:
   ``--notify-port`` so the runtime's pollers read at once instead of on their next tick; a sweeper
   deletes expired items the way DynamoDB's TTL process does (stream records marked with the
   service identity).
+
+It also saves the tables to ``--snapshot`` every ``--snapshot-interval`` seconds when something
+was written, and once more when it stops (the runtime restores that file at its next start).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .template import ACCOUNT_ID, REGION
@@ -114,6 +118,7 @@ class TableLocks:
     def __init__(self) -> None:
         self._locks: dict[str, _SharedLock] = {}
         self._guard = threading.Lock()
+        self.writes = 0  # write requests served: a snapshot is due only when it moved
 
     def lock(self, table: str) -> _SharedLock:
         with self._guard:
@@ -179,8 +184,12 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
             body = {}
         tables = tables_of(body) if isinstance(body, dict) else []
         operation = target.partition(".")[2]
-        with locks.hold(tables, exclusive=operation not in READ_OPERATIONS):
-            return list(app(environ, start_response))
+        writes = operation not in READ_OPERATIONS
+        with locks.hold(tables, exclusive=writes):
+            response = list(app(environ, start_response))
+        if writes:
+            locks.writes += 1
+        return response
 
     return serve
 
@@ -313,6 +322,7 @@ def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) 
         for item in expired:
             table.delete_item(item.hash_key, item.range_key)
             _mark_ttl_delete(table, item)
+        locks.writes += bool(expired)
     return len(expired)
 
 
@@ -345,6 +355,51 @@ def sweep_all(locks: TableLocks) -> dict[str, int]:
         if n:
             deleted[name] = n
     return deleted
+
+
+# -- snapshot ----------------------------------------------------------------------------------------
+def write_snapshot(locks: TableLocks, path: Path) -> int:
+    """Every item of every table, as DynamoDB JSON (binary values base64), written atomically to
+    ``path`` (the format ``storage.restore_snapshot`` reads); returns the number of items.
+
+    Written here, from moto's backend, rather than by the runtime through Scans: the Scans'
+    parsing took the gateway's GIL for a good part of a second every interval under load.
+    """
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    tables: dict[str, list[dict[str, Any]]] = {}
+    backend = _backend()
+    for name in sorted(backend.tables):
+        table = backend.tables[name]
+        with locks.hold([name], exclusive=False):
+            tables[name] = [dynamo_to_dict(item.attrs) for item in table.all_items()]
+    body = json.dumps({"version": 1, "savedAt": time.time(), "tables": tables}, default=_wire_value)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(body)
+    os.replace(tmp, path)
+    return sum(len(items) for items in tables.values())
+
+
+class _Snapshots:
+    """Writes the snapshot when some write happened since the last one (and once more at exit)."""
+
+    def __init__(self, locks: TableLocks, path: Path | None) -> None:
+        self.locks = locks
+        self.path = path
+        self.saved_at_writes = -1
+
+    def save(self, *, final: bool = False) -> None:
+        if self.path is None or (self.locks.writes == self.saved_at_writes and not final):
+            return
+        writes = self.locks.writes
+        try:
+            n = write_snapshot(self.locks, self.path)
+        except Exception:  # noqa: BLE001 - the next interval tries again
+            log.exception("snapshot failed")
+            return
+        self.saved_at_writes = writes
+        if final:
+            log.info("snapshot: %d item(s) -> %s", n, self.path)
 
 
 # -- the server --------------------------------------------------------------------------------------
@@ -383,6 +438,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--notify-port", type=int, default=0, help="UDP port woken on every stream record")
     p.add_argument("--ttl-sweep-interval", type=float, default=5.0)
+    p.add_argument("--snapshot", type=Path, help="file the tables are saved to (none: not saved)")
+    p.add_argument("--snapshot-interval", type=float, default=10.0)
     return p.parse_args(argv)
 
 
@@ -405,11 +462,21 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     threading.Thread(target=watch_parent, name="parent", daemon=True).start()
+    snapshots = _Snapshots(server.locks, args.snapshot)
     sys.stdout.write("READY " + json.dumps({"url": server.url, "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
-    while not stop.wait(args.ttl_sweep_interval):
-        for name, n in sweep_all(server.locks).items():
-            log.info("ttl: deleted %d expired item(s) from %s", n, name)
+    next_sweep = time.monotonic() + args.ttl_sweep_interval
+    next_snapshot = time.monotonic() + args.snapshot_interval
+    while not stop.wait(max(0.0, min(next_sweep, next_snapshot) - time.monotonic())):
+        now = time.monotonic()
+        if now >= next_sweep:
+            next_sweep = now + args.ttl_sweep_interval
+            for name, n in sweep_all(server.locks).items():
+                log.info("ttl: deleted %d expired item(s) from %s", n, name)
+        if now >= next_snapshot:
+            next_snapshot = now + args.snapshot_interval
+            snapshots.save()
+    snapshots.save(final=True)
     server.stop()
     return 0
 

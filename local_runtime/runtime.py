@@ -22,7 +22,7 @@ from .functions import FunctionPool, Functions, build_env
 from .http_api import HttpGateway
 from .identity import Identity
 from .model import AppModel, Endpoints
-from .storage import DataStore, create_queue, create_table, restore_snapshot, write_snapshot
+from .storage import DataStore, create_queue, create_table, restore_snapshot
 from .streams import SqsPoller, StreamPoller
 from .template import Template, classify, find_stack, load_template, short_counts
 from .websocket import WebSocketGateway
@@ -155,7 +155,6 @@ class Runtime:
             self.start_warm()
             assert self.warm_task is not None
             await self.warm_task
-        self._bg.append(asyncio.create_task(self._snapshot_loop()))
         return self._publish_endpoints()
 
     # -- phases -------------------------------------------------------------------------------
@@ -191,7 +190,13 @@ class Runtime:
             local_addr=("::1" if family == socket.AF_INET6 else "127.0.0.1", 0),
         )
         wake_port = self._wake_transport.get_extra_info("sockname")[1]
-        self.data = DataStore("127.0.0.1", notify_port=wake_port, ttl_sweep_interval=o.ttl_sweep_interval)
+        self.data = DataStore(
+            "127.0.0.1",
+            notify_port=wake_port,
+            ttl_sweep_interval=o.ttl_sweep_interval,
+            snapshot=(o.state_dir / "snapshot.json").resolve(),
+            snapshot_interval=o.snapshot_interval,
+        )
         data_started = asyncio.create_task(self.data.start())
         ep = Endpoints(host=o.host)
         try:
@@ -489,24 +494,6 @@ class Runtime:
         if not root.is_dir():
             log.warning("frontend: %s does not exist yet (serving /runtime-config.json only)", root)
 
-    async def _snapshot_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.o.snapshot_interval)
-            await self.snapshot()
-
-    async def snapshot(self) -> int:
-        assert self.data is not None
-        try:
-            return await asyncio.to_thread(
-                write_snapshot,
-                self.snapshot_path,
-                self.data.client("dynamodb"),
-                list(self.model.tables.values()),
-            )
-        except Exception:  # noqa: BLE001
-            log.exception("snapshot failed")
-            return -1
-
     async def stop(self) -> None:
         log.info("shutting down ...")
         for t in self._bg:
@@ -518,9 +505,6 @@ class Runtime:
                 log.info("closed %d websocket(s) with 1001", n)
             await self.ws.wait_idle(timeout=10)  # let the $disconnect invocations finish
         await asyncio.gather(*(p.stop() for p in self.pollers), return_exceptions=True)
-        if self.data is not None and self.data.url and hasattr(self, "model"):
-            n = await self.snapshot()
-            log.info("snapshot: %d item(s) -> %s", n, self.snapshot_path)
         t_close = time.perf_counter()
         if self.connections is not None:
             await self.connections.close()
@@ -535,5 +519,5 @@ class Runtime:
         if self._wake_transport is not None:
             self._wake_transport.close()
         if self.data is not None:
-            await self.data.stop()
+            await self.data.stop()  # it saves the snapshot as it stops
         log.info("stopped")

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,22 @@ class DataStore:
     """The data process (``local_runtime.data_store``): started, awaited until it listens, stopped.
 
     ``notify_port``: a UDP port of the runtime's, woken on every stream record appended.
+    ``snapshot``: the file it saves the tables to, when they changed and when it stops.
     """
 
-    def __init__(self, host: str = "127.0.0.1", notify_port: int = 0, ttl_sweep_interval: float = 5.0):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        notify_port: int = 0,
+        ttl_sweep_interval: float = 5.0,
+        snapshot: Path | None = None,
+        snapshot_interval: float = 10.0,
+    ):
         self.host = host
         self.notify_port = notify_port
         self.ttl_sweep_interval = ttl_sweep_interval
+        self.snapshot = snapshot
+        self.snapshot_interval = snapshot_interval
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
         self._clients: dict[str, Any] = {}
@@ -49,6 +58,9 @@ class DataStore:
             str(self.notify_port),
             "--ttl-sweep-interval",
             str(self.ttl_sweep_interval),
+            "--snapshot-interval",
+            str(self.snapshot_interval),
+            *(["--snapshot", str(self.snapshot)] if self.snapshot else []),
             stdin=asyncio.subprocess.PIPE,  # its end tells the data process that the runtime is gone
             stdout=asyncio.subprocess.PIPE,
             cwd=str(Path(__file__).resolve().parent.parent),
@@ -75,7 +87,7 @@ class DataStore:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         try:
-            await asyncio.wait_for(proc.wait(), timeout=5)
+            await asyncio.wait_for(proc.wait(), timeout=30)  # it writes the final snapshot first
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -146,24 +158,6 @@ def _to_json_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def _from_json_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _av(v, base64.b64decode) for k, v in item.items()}
-
-
-def dump_items(ddb: Any, tables: list[TableSpec]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for spec in tables:
-        items: list[dict[str, Any]] = []
-        for page in ddb.get_paginator("scan").paginate(TableName=spec.name, ConsistentRead=True):
-            items.extend(_to_json_item(i) for i in page.get("Items", []))
-        out[spec.name] = items
-    return out
-
-
-def write_snapshot(path: Path, ddb: Any, tables: list[TableSpec]) -> int:
-    data = dump_items(ddb, tables)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": 1, "savedAt": time.time(), "tables": data}))
-    os.replace(tmp, path)
-    return sum(len(v) for v in data.values())
 
 
 def restore_snapshot(path: Path, ddb: Any, tables: list[TableSpec]) -> int:

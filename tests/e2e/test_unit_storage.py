@@ -4,6 +4,7 @@ serializer (held against moto's own), stream wake-ups, and the snapshot."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -19,9 +20,10 @@ from local_runtime.data_store import (
     install_stream_hook,
     sweep_expired,
     tables_of,
+    write_snapshot,
 )
 from local_runtime.model import TableSpec
-from local_runtime.storage import DataStore, create_table, local_client, restore_snapshot, write_snapshot
+from local_runtime.storage import DataStore, create_table, local_client, restore_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -220,12 +222,20 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
     assert fast[5]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"].year >= 2026
 
 
-def test_the_data_process_wakes_the_runtime_and_sweeps_ttl(tmp_path: Path) -> None:
+def test_the_data_process_wakes_the_runtime_sweeps_ttl_and_saves_snapshots(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.json"
+
     async def scenario() -> tuple[int, list[str]]:
         wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         wake.bind(("127.0.0.1", 0))
         wake.settimeout(5)
-        store = DataStore("127.0.0.1", notify_port=wake.getsockname()[1], ttl_sweep_interval=0.2)
+        store = DataStore(
+            "127.0.0.1",
+            notify_port=wake.getsockname()[1],
+            ttl_sweep_interval=0.2,
+            snapshot=snapshot,
+            snapshot_interval=0.2,
+        )
         await store.start()
         try:
             ddb = store.client("dynamodb")
@@ -243,6 +253,11 @@ def test_the_data_process_wakes_the_runtime_and_sweeps_ttl(tmp_path: Path) -> No
                 await asyncio.sleep(0.1)
                 items = (await asyncio.to_thread(ddb.scan, TableName=spec.name))["Items"]
                 left = [i["pk"]["S"] for i in items]
+            await asyncio.to_thread(
+                ddb.put_item,
+                TableName=spec.name,
+                Item={"pk": {"S": "kept"}, "sk": {"S": "1"}, "b": {"B": b"\x01"}},
+            )
             return len(datagrams), left
         finally:
             await store.stop()
@@ -251,6 +266,8 @@ def test_the_data_process_wakes_the_runtime_and_sweeps_ttl(tmp_path: Path) -> No
     woken, left = asyncio.run(scenario())
     assert woken >= 1
     assert left == []
+    saved = json.loads(snapshot.read_text())["tables"]["process-ttl"]  # the final one, at stop
+    assert saved == [{"pk": {"S": "kept"}, "sk": {"S": "1"}, "b": {"B": "AQ=="}}]
 
 
 def test_snapshot_round_trip(server: DataServer, tmp_path: Path) -> None:
@@ -269,7 +286,10 @@ def test_snapshot_round_trip(server: DataServer, tmp_path: Path) -> None:
             },
         )
     path = tmp_path / "snapshot.json"
-    assert write_snapshot(path, ddb, [spec]) == 60
+    saved = json.loads(path.read_text()) if path.exists() else None
+    assert saved is None
+    assert write_snapshot(server.locks, path) >= 60  # every table of the server, this one included
+    assert len(json.loads(path.read_text())["tables"][spec.name]) == 60
     ddb.delete_table(TableName=spec.name)
     create_table(ddb, spec)
     assert restore_snapshot(path, ddb, [spec]) == 60
