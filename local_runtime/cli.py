@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle-timeout", type=float, default=600, help="seconds (API Gateway: 600)")
     p.add_argument("--max-connection-duration", type=float, default=7200, help="seconds (API Gateway: 7200)")
     p.add_argument("--workers-per-function", type=int, default=4, help="warm worker processes per function")
+    p.add_argument(
+        "--warm-workers",
+        type=int,
+        default=1,
+        help="workers per function started ahead of the first call (like provisioned concurrency)",
+    )
     p.add_argument("--snapshot-interval", type=float, default=10.0, help="seconds between snapshots")
     p.add_argument("--ttl-sweep-interval", type=float, default=5.0, help="seconds between TTL sweeps")
     p.add_argument(
@@ -101,6 +107,7 @@ async def run(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         max_connection_duration=args.max_connection_duration,
         workers_per_function=args.workers_per_function,
+        warm_workers=args.warm_workers,
         snapshot_interval=args.snapshot_interval,
         ttl_sweep_interval=args.ttl_sweep_interval,
         wait_warm=args.wait_warm,

@@ -168,14 +168,16 @@ class FunctionPool:
             raise
         return w
 
-    async def warm(self) -> None:
-        """Start one worker ahead of the first call (Lambda's init phase, done early)."""
-        async with self._cond:
-            if self._count >= self.max_workers or self._idle or self._starting:
-                return
-            self._count += 1
-            self._starting += 1
-        await self._spawn_reserved(park_idle=True)
+    async def warm(self, workers: int = 1) -> None:
+        """Have ``workers`` idle workers ahead of the first calls (Lambda's init phase done early;
+        more than one is what provisioned concurrency gives), started one after another."""
+        for _ in range(workers):
+            async with self._cond:
+                if self._count >= min(workers, self.max_workers) or self._starting:
+                    return
+                self._count += 1
+                self._starting += 1
+            await self._spawn_reserved(park_idle=True)
 
     async def _spawn_reserved(self, *, park_idle: bool) -> Worker:
         """Start a worker for a slot already counted in ``_count`` and ``_starting``; give the slot
@@ -356,8 +358,10 @@ class Functions:
     def add(self, pool: FunctionPool) -> None:
         self.pools[pool.spec.logical_id] = pool
 
-    async def warm_all(self, first: list[str] | None = None) -> None:
-        results = await asyncio.gather(*(p.warm() for p in self.pools.values()), return_exceptions=True)
+    async def warm_all(self, workers: int = 1) -> None:
+        results = await asyncio.gather(
+            *(p.warm(workers) for p in self.pools.values()), return_exceptions=True
+        )
         for pool, res in zip(self.pools.values(), results, strict=True):
             if isinstance(res, BaseException):
                 log.error("%s: could not start a worker: %s", pool.short, res)

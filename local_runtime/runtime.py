@@ -53,6 +53,7 @@ class Options:
     idle_timeout: float = 600
     max_connection_duration: float = 7200
     workers_per_function: int = 4
+    warm_workers: int = 1  # per function, started ahead of the first call
     snapshot_interval: float = 10.0
     ttl_sweep_interval: float = 5.0
     stream_poll_interval: float = 0.05
@@ -437,7 +438,7 @@ class Runtime:
 
     async def _warm(self) -> None:
         started = time.perf_counter()
-        await self.functions.warm_all()
+        await self.functions.warm_all(self.o.warm_workers)
         self.timings["warm"] = time.perf_counter() - started
         self.timings["warmSinceStart"] = time.perf_counter() - self._t0
         log.info("functions warm: %d in %.1f s", len(self.functions.pools), self.timings["warm"])

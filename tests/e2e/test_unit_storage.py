@@ -186,6 +186,15 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
             },
         ),
         ("get_item", {"TableName": spec.name, "Key": key_b}),
+        (
+            "query",
+            {
+                "TableName": spec.name,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "p1"}},
+                "ProjectionExpression": "sk, bin, nested.l",
+            },
+        ),
         ("batch_get_item", {"RequestItems": {spec.name: {"Keys": [key_b]}}}),
         ("scan", {"TableName": spec.name}),
     ]
@@ -217,9 +226,10 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
     assert fast[0]["Attributes"] == with_extra
     assert fast[1]["Items"] == [ITEMS[0]] and fast[1]["LastEvaluatedKey"] and fast[1]["ConsumedCapacity"]
     assert fast[2]["Item"] == with_extra
-    assert fast[3]["Responses"][spec.name] == [with_extra]
-    assert fast[5]["Records"][0]["dynamodb"]["NewImage"] == ITEMS[0]
-    assert fast[5]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"].year >= 2026
+    assert fast[3]["Items"][1] == {"sk": {"S": "b"}, "bin": ITEMS[1]["bin"], "nested": ITEMS[1]["nested"]}
+    assert fast[4]["Responses"][spec.name] == [with_extra]
+    assert fast[6]["Records"][0]["dynamodb"]["NewImage"] == ITEMS[0]
+    assert fast[6]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"].year >= 2026
 
 
 def test_the_data_process_wakes_the_runtime_sweeps_ttl_and_saves_snapshots(tmp_path: Path) -> None:
