@@ -189,9 +189,79 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
             response = list(app(environ, start_response))
         if writes:
             locks.writes += 1
+            bump_versions(tables)
         return response
 
     return serve
+
+
+# -- table views cached between writes ----------------------------------------------------------------
+# Every Query in moto starts from ``Table.all_items()``, which walks and *sorts* the whole table, and a
+# GSI Query then compares every item's index key: a 250-subscriber Query spent most of its time
+# there. Both views are kept per table until the next write to it (any write request, a TTL
+# deletion), which is exactly when they can change.
+_versions: dict[str, int] = {}
+_views = threading.local()  # the GSI candidates of the Query this thread is answering
+
+
+def bump_versions(tables: list[str]) -> None:
+    for name in tables:
+        _versions[name] = _versions.get(name, 0) + 1
+
+
+def install_table_views(switch: Any) -> None:
+    from moto.dynamodb.models.table import Table
+
+    table_cls: Any = Table
+    if hasattr(table_cls, "_local_runtime_views"):
+        return
+    moto_all_items = table_cls.all_items
+    moto_query = table_cls.query
+    sorted_views: dict[int, tuple[Any, int, list[Any]]] = {}
+    index_views: dict[tuple[int, str, str], tuple[Any, int, dict[tuple[str, str], list[Any]]]] = {}
+
+    def all_items(self: Any) -> Any:
+        candidates = getattr(_views, "candidates", None)
+        if candidates is not None and candidates[0] is self:
+            return candidates[1]
+        if not switch.fast_items:
+            return moto_all_items(self)
+        version = _versions.get(self.name, 0)
+        hit = sorted_views.get(id(self))
+        if hit is not None and hit[0] is self and hit[1] == version:
+            return hit[2]
+        items = moto_all_items(self)
+        sorted_views[id(self)] = (self, version, items)
+        return items
+
+    def index_bucket(table: Any, index_name: str, attr: str, value: Any) -> list[Any]:
+        version = _versions.get(table.name, 0)
+        key = (id(table), index_name, attr)
+        hit = index_views.get(key)
+        if hit is None or hit[0] is not table or hit[1] != version:
+            buckets: dict[tuple[str, str], list[Any]] = {}
+            for item in all_items(table):
+                found = item.attrs.get(attr)
+                if found is not None:
+                    buckets.setdefault((found.type, str(found.value)), []).append(item)
+            hit = index_views[key] = (table, version, buckets)
+        return hit[2].get((value.type, str(value.value)), [])
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)  # moto passes it 8th
+        conditions = kwargs.get("hash_key_conditions") or []
+        if not switch.fast_items or not index_name or len(conditions) != 1:
+            return moto_query(self, *args, **kwargs)
+        attr, value = conditions[0]
+        _views.candidates = (self, index_bucket(self, index_name, attr, value))
+        try:
+            return moto_query(self, *args, **kwargs)
+        finally:
+            _views.candidates = None
+
+    table_cls.all_items = all_items
+    table_cls.query = query
+    table_cls._local_runtime_views = True
 
 
 # -- item responses as JSON ------------------------------------------------------------------------
@@ -236,6 +306,7 @@ def install_fast_item_serializer() -> None:
     cls.execute_result = execute_result
     _install_fast_stream_records(cls)
     _install_fast_projection(cls)
+    install_table_views(cls)
 
 
 def _install_fast_projection(switch: Any) -> None:
@@ -359,6 +430,8 @@ def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) 
             table.delete_item(item.hash_key, item.range_key)
             _mark_ttl_delete(table, item)
         locks.writes += bool(expired)
+        if expired:
+            bump_versions([table_name])
     return len(expired)
 
 

@@ -305,3 +305,73 @@ def test_snapshot_round_trip(server: DataServer, tmp_path: Path) -> None:
     assert restore_snapshot(path, ddb, [spec]) == 60
     items = ddb.scan(TableName=spec.name)["Items"]
     assert len(items) == 60 and all(i["b"]["B"] == b"\x00\x01" for i in items)
+
+
+def test_cached_table_views_follow_every_write(server: DataServer) -> None:
+    """GSI and table Queries answered from the cached views equal moto's own answers, before and
+    after each kind of write (put, update of the index key, delete, batch write)."""
+    from moto.dynamodb.responses import DynamoResult
+
+    ddb = local_client("dynamodb", server.url)
+    ddb.create_table(
+        TableName="views-test",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "postId")
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byPost",
+                "KeySchema": [
+                    {"AttributeName": "postId", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+
+    def both() -> tuple[list[Any], list[Any]]:
+        def ask() -> list[Any]:
+            by_post = ddb.query(
+                TableName="views-test",
+                IndexName="byPost",
+                KeyConditionExpression="postId = :p",
+                ExpressionAttributeValues={":p": {"S": "p1"}},
+                ProjectionExpression="pk",
+            )["Items"]
+            by_key = ddb.query(
+                TableName="views-test",
+                KeyConditionExpression="pk = :k",
+                ExpressionAttributeValues={":k": {"S": "c2"}},
+            )["Items"]
+            return [by_post, by_key]
+
+        fast = ask()
+        DynamoResult.fast_items = False
+        try:
+            return fast, ask()
+        finally:
+            DynamoResult.fast_items = True
+
+    def sub(pk: str, post: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": f"sub#{post}"}, "postId": {"S": post}}
+
+    for pk in ("c1", "c2", "c3"):
+        ddb.put_item(TableName="views-test", Item=sub(pk, "p1"))
+    fast, reference = both()
+    assert fast == reference and [i["pk"]["S"] for i in fast[0]] == ["c1", "c2", "c3"]
+    ddb.put_item(TableName="views-test", Item=sub("c4", "p1"))
+    ddb.update_item(
+        TableName="views-test",
+        Key={"pk": {"S": "c1"}, "sk": {"S": "sub#p1"}},
+        UpdateExpression="SET postId = :other",
+        ExpressionAttributeValues={":other": {"S": "p2"}},
+    )
+    ddb.delete_item(TableName="views-test", Key={"pk": {"S": "c3"}, "sk": {"S": "sub#p1"}})
+    ddb.batch_write_item(RequestItems={"views-test": [{"PutRequest": {"Item": sub("c2", "p9")}}]})
+    fast, reference = both()
+    assert fast == reference
+    assert [i["pk"]["S"] for i in fast[0]] == ["c2", "c4"]
+    assert sorted(i["sk"]["S"] for i in fast[1]) == ["sub#p1", "sub#p9"]
