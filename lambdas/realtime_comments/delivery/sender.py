@@ -1,7 +1,8 @@
 """Concurrent delivery of one message to many connections through one shared transport.
 
-A fixed number of worker threads (SEND_CONCURRENCY) pull ids from a shared iterator, which is
-cheaper than one future per recipient at 10,000+ recipients. The threads live as long as the
+Worker threads pull ids from a shared iterator, which is cheaper than one future per recipient at
+10,000+ recipients: SEND_CONCURRENCY of them at most, and no more than the transport's sends can
+keep busy (`pace.SendPace`). The threads live as long as the
 execution environment (one pool per process, grown when a call asks for more): starting 100+
 threads per invocation took a third of a 100-recipient broadcast. The transport is thread-safe
 and its connection pool grows to the number of threads, so no thread waits for a socket.
@@ -128,7 +129,10 @@ def deliver(
     if on_gone is None:
         on_gone = _default_gone_handler(settings)
     policy = retry or RetryPolicy()
-    workers = max(1, min(concurrency or settings.send_concurrency, len(ids)))
+    limit = concurrency or settings.send_concurrency
+    pace = getattr(transport, "pace", None)  # SignedHttpTransport measures what its sends cost
+    useful = pace.threads(limit) if pace is not None and not concurrency else limit
+    workers = max(1, min(useful, len(ids)))
 
     if workers == 1:
         result = DeliveryResult()
@@ -149,7 +153,7 @@ def deliver(
             _send_with_retries(transport, connection_id, data, policy, on_gone, mine, sleep)
 
     total = DeliveryResult()
-    pool = _send_pool(max(workers, concurrency or settings.send_concurrency))  # threads start lazily
+    pool = _send_pool(limit)  # threads start lazily
     for partial in [pool.submit(worker) for _ in range(workers)]:
         total.merge(partial.result())
     return total

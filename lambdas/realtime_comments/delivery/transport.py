@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import ClientError
 from botocore.utils import normalize_url_path
+from realtime_comments.delivery.pace import SendPace
 
 _SERVICE = "execute-api"
 
@@ -103,6 +104,7 @@ class SignedHttpTransport:
         self._connections: queue.LifoQueue[_KeepAliveConnection] = queue.LifoQueue()
         self._signing: _SigningContext | None = None
         self._payload_hashes: dict[int, tuple[bytes, str]] = {}
+        self.pace = SendPace()
 
     # The signing date, scope and key are derived once and reused for a short while rather than
     # per request: API Gateway accepts a signature date within 5 minutes of its clock.
@@ -170,6 +172,7 @@ class SignedHttpTransport:
         )
 
     def post(self, connection_id: str, data: bytes) -> None:
+        cpu_started = time.thread_time()
         path, headers = self.signed_headers(connection_id, data)
         head = "".join(
             [
@@ -184,7 +187,9 @@ class SignedHttpTransport:
         except queue.Empty:
             connection, reused = self._new_connection(), False
         try:
+            sent = time.perf_counter()
             status, error_type, body, keep_alive = connection.round_trip(head + data)
+            round_trip = time.perf_counter() - sent
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             connection.close()
             if not reused:
@@ -192,7 +197,9 @@ class SignedHttpTransport:
             # A pooled keep-alive socket the server had already closed: nothing was processed.
             connection = self._new_connection()
             try:
+                sent = time.perf_counter()
                 status, error_type, body, keep_alive = connection.round_trip(head + data)
+                round_trip = time.perf_counter() - sent
             except BaseException:
                 connection.close()
                 raise
@@ -203,6 +210,7 @@ class SignedHttpTransport:
             self._connections.put(connection)
         else:
             connection.close()
+        self.pace.record(round_trip, time.thread_time() - cpu_started)
         if status >= 300:
             raise SendError(status, _error_code(status, error_type), body[:200].decode("utf-8", "replace"))
 
