@@ -198,8 +198,9 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
 # -- table views cached between writes ----------------------------------------------------------------
 # Every Query in moto starts from ``Table.all_items()``, which walks and *sorts* the whole table, and a
 # GSI Query then compares every item's index key: a 250-subscriber Query spent most of its time
-# there. Both views are kept per table until the next write to it (any write request, a TTL
-# deletion), which is exactly when they can change.
+# there. A base-table Query now starts from its one partition; the sorted table and the GSI
+# buckets are kept per table until the next write to it (any write request, a TTL deletion),
+# which is exactly when they can change.
 _versions: dict[str, int] = {}
 _views = threading.local()  # the GSI candidates of the Query this thread is answering
 
@@ -247,13 +248,30 @@ def install_table_views(switch: Any) -> None:
             hit = index_views[key] = (table, version, buckets)
         return hit[2].get((value.type, str(value.value)), [])
 
+    def partition(table: Any, hash_key: Any) -> list[Any]:
+        """The items under one partition key, in range-key order (a base-table Query's candidates)."""
+        found = table.items.get(hash_key)  # .get: items is a defaultdict
+        if found is None:
+            return []
+        if isinstance(found, dict):
+            return [found[k] for k in sorted(found)]
+        return [found]
+
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)  # moto passes it 8th
         conditions = kwargs.get("hash_key_conditions") or []
-        if not switch.fast_items or not index_name or len(conditions) != 1:
+        if not switch.fast_items or len(conditions) > 1:
             return moto_query(self, *args, **kwargs)
-        attr, value = conditions[0]
-        _views.candidates = (self, index_bucket(self, index_name, attr, value))
+        if index_name:
+            if len(conditions) != 1:
+                return moto_query(self, *args, **kwargs)
+            attr, value = conditions[0]
+            candidates = index_bucket(self, index_name, attr, value)
+        elif args and args[0] is not None:
+            candidates = partition(self, args[0])
+        else:
+            return moto_query(self, *args, **kwargs)
+        _views.candidates = (self, candidates)
         try:
             return moto_query(self, *args, **kwargs)
         finally:

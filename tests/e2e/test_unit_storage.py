@@ -375,3 +375,25 @@ def test_cached_table_views_follow_every_write(server: DataServer) -> None:
     assert fast == reference
     assert [i["pk"]["S"] for i in fast[0]] == ["c2", "c4"]
     assert sorted(i["sk"]["S"] for i in fast[1]) == ["sub#p1", "sub#p9"]
+
+
+def test_a_hash_only_table_query_reads_its_one_item(server: DataServer) -> None:
+    ddb = local_client("dynamodb", server.url)
+    ddb.create_table(
+        TableName="hash-only",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for pk in ("a", "b"):
+        ddb.put_item(TableName="hash-only", Item={"pk": {"S": pk}, "v": {"N": "1"}})
+
+    def ask(pk: str) -> list[Any]:
+        return ddb.query(
+            TableName="hash-only",
+            KeyConditionExpression="pk = :k",
+            ExpressionAttributeValues={":k": {"S": pk}},
+        )["Items"]
+
+    assert ask("b") == [{"pk": {"S": "b"}, "v": {"N": "1"}}]
+    assert ask("missing") == []
