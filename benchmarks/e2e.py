@@ -54,6 +54,7 @@ QUICK_DISCONNECT_CLIENTS = 50
 GRACE_CAP_S = 30.0  # hard cap on the wait for stragglers after the last POST answered
 STALL_S = 3.0  # stop waiting earlier when nothing more arrived for this long
 POST_TIMEOUT_S = 30.0
+WARMUP_S = 3.0  # before each measured step, at its rate (both runtimes alike)
 LADDER_BUDGET_S = 900.0  # per runtime: no new step starts after this
 CONNECT_CONCURRENCY = 50
 
@@ -418,6 +419,20 @@ async def ladder(
                         f"e2e: {label}: {ok}/{len(more)} more clients connected in "
                         f"{time.perf_counter() - t0:.1f}s"
                     )
+                # Unmeasured warm-up at the step's rate: pools grow to what the load needs (a second
+                # concurrent call otherwise pays a cold start of ~0.5 s inside the measured window).
+                await _step(
+                    session,
+                    urls,
+                    clients,
+                    writer,
+                    n,
+                    rate,
+                    WARMUP_S,
+                    f"{label}{index}w",
+                    cpu,
+                    lambda _m: None,
+                )
                 result = await _step(
                     session, urls, clients, writer, n, rate, duration, f"{label}{index}", cpu, log
                 )
