@@ -171,10 +171,17 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         return found
 
     def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        _views.active = True  # this request may take the fast paths below (see `_fast`)
+        try:
+            return serve_locked(environ, start_response)
+        finally:
+            _views.active = False
+
+    def serve_locked(environ: dict[str, Any], start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         app = app_for(environ, target)
         if not target.startswith("DynamoDB_"):  # SQS, Streams: no lock
-            return app(environ, start_response)
+            return list(app(environ, start_response))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
@@ -187,9 +194,9 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         writes = operation not in READ_OPERATIONS
         with locks.hold(tables, exclusive=writes):
             response = list(app(environ, start_response))
-        if writes:
-            locks.writes += 1
-            bump_versions(tables)
+            if writes:  # still under the lock: no reader sees the old views after this write
+                locks.writes += 1
+                bump_versions(tables)
         return response
 
     return serve
@@ -202,7 +209,13 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
 # buckets are kept per table until the next write to it (any write request, a TTL deletion),
 # which is exactly when they can change.
 _versions: dict[str, int] = {}
-_views = threading.local()  # the GSI candidates of the Query this thread is answering
+_views = threading.local()  # per request thread: whether it came through `data_app`, candidates
+
+
+def _fast(switch: Any) -> bool:
+    """The fast paths serve only requests that came through `data_app`, which tracks every write
+    (another moto server in the same process, as in the tests, keeps moto's own behaviour)."""
+    return bool(switch.fast_items) and getattr(_views, "active", False)
 
 
 def bump_versions(tables: list[str]) -> None:
@@ -225,7 +238,7 @@ def install_table_views(switch: Any) -> None:
         candidates = getattr(_views, "candidates", None)
         if candidates is not None and candidates[0] is self:
             return candidates[1]
-        if not switch.fast_items:
+        if not _fast(switch):
             return moto_all_items(self)
         version = _versions.get(self.name, 0)
         hit = sorted_views.get(id(self))
@@ -260,7 +273,7 @@ def install_table_views(switch: Any) -> None:
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)  # moto passes it 8th
         conditions = kwargs.get("hash_key_conditions") or []
-        if not switch.fast_items or len(conditions) > 1:
+        if not _fast(switch) or len(conditions) > 1:
             return moto_query(self, *args, **kwargs)
         if index_name:
             if len(conditions) != 1:
@@ -311,7 +324,7 @@ def install_fast_item_serializer() -> None:
 
     def execute_result(self: Any, context: Any) -> Any:
         result = self.result
-        if not cls.fast_items or not isinstance(result, dict) or not any(k in result for k in _ITEM_KEYS):
+        if not _fast(cls) or not isinstance(result, dict) or not any(k in result for k in _ITEM_KEYS):
             return moto_execute(self, context)
         items = {k: result[k] for k in _ITEM_KEYS if k in result}
         rest = {k: v for k, v in result.items() if k not in items}
@@ -342,7 +355,7 @@ def _install_fast_projection(switch: Any) -> None:
     moto_project = item_cls.project
 
     def project(self: Any, projection_expressions: list[list[str]]) -> Any:
-        if not switch.fast_items:
+        if not _fast(switch):
             return moto_project(self, projection_expressions)
         projected = item_cls.__new__(item_cls)
         projected.hash_key = self.hash_key
@@ -383,7 +396,7 @@ def _install_fast_stream_records(switch: Any) -> None:
 
     def get_records(self: Any) -> Any:
         result = moto_get_records(self)
-        if not switch.fast_items:
+        if not _fast(switch):
             return result
         return StreamRecords(result.result)
 

@@ -397,3 +397,35 @@ def test_a_hash_only_table_query_reads_its_one_item(server: DataServer) -> None:
 
     assert ask("b") == [{"pk": {"S": "b"}, "v": {"N": "1"}}]
     assert ask("missing") == []
+
+
+def test_another_moto_server_in_the_process_keeps_motos_behaviour(server: DataServer) -> None:
+    """The data server's fast paths are for its own requests: a plain moto server in the same
+    process (the handler tests run one) sees every write at once, with no cached view."""
+    from moto.server import ThreadedMotoServer
+
+    plain = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    plain.start()
+    try:
+        host, port = plain.get_host_and_port()
+        ddb = local_client("dynamodb", f"http://{host}:{port}")
+        spec = _spec("plain-server")
+        create_table(ddb, spec)
+
+        def keys() -> list[str]:
+            return [
+                i["sk"]["S"]
+                for i in ddb.query(
+                    TableName=spec.name,
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "p"}},
+                )["Items"]
+            ]
+
+        ddb.put_item(TableName=spec.name, Item={"pk": {"S": "p"}, "sk": {"S": "1"}})
+        assert keys() == ["1"]
+        ddb.put_item(TableName=spec.name, Item={"pk": {"S": "p"}, "sk": {"S": "2"}})
+        ddb.delete_item(TableName=spec.name, Key={"pk": {"S": "p"}, "sk": {"S": "1"}})
+        assert keys() == ["2"]
+    finally:
+        plain.stop()
