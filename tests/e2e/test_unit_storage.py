@@ -429,3 +429,23 @@ def test_another_moto_server_in_the_process_keeps_motos_behaviour(server: DataSe
         assert keys() == ["2"]
     finally:
         plain.stop()
+
+
+def test_a_slow_snapshot_is_taken_less_often(server: DataServer, tmp_path: Path, monkeypatch: Any) -> None:
+    """A snapshot that takes 1 s is not taken again for 20 s (5 % of the time at most)."""
+    import local_runtime.data_store as data_store
+
+    def slow_snapshot(locks: TableLocks, path: Path) -> int:
+        clock[0] += 1.0
+        return 0
+
+    clock = [100.0]
+    fake_time = type("FakeTime", (), {"monotonic": staticmethod(lambda: clock[0]), "time": time.time})
+    monkeypatch.setattr(data_store, "time", fake_time)  # this module's clock only
+    monkeypatch.setattr(data_store, "write_snapshot", slow_snapshot)
+    snapshots = data_store._Snapshots(server.locks, tmp_path / "s.json", interval=10.0)
+    server.locks.writes += 1
+    snapshots.save()
+    assert snapshots.due == 101.0 + 1.0 / data_store.SNAPSHOT_TIME_SHARE
+    snapshots.save()  # nothing written since: no second snapshot
+    assert clock[0] == 101.0
