@@ -12,12 +12,10 @@ to moto here, each because the local system needs it:
   conditional PutItem); moto's threaded server interleaves concurrent requests and loses updates.
   Writes take their table's lock exclusively, reads share it, and different tables never wait on
   each other (:class:`TableLocks`).
-- **Item responses serialized as JSON directly.** moto 5.2 serializes every response through a
-  botocore-shape-driven serializer, which costs ~0.3 ms per returned item; a 500-subscriber Query
-  spent most of its time there. Item-bearing keys are already wire-shaped AttributeValues, so
-  they are dumped with :mod:`json` (binary values base64, as the wire wants) and the rest of the
-  response still goes through moto's serializer (:func:`install_fast_item_serializer`; a unit test
-  holds it against moto's own output).
+- **Fast paths for what every request hits** (:mod:`local_runtime.moto_fast_paths`): item
+  responses and stream records written with :mod:`json` instead of moto's shape-driven
+  serializer, table views kept between writes, projections without a quadratic size check; and
+  moto's service dispatch looked up once per ``X-Amz-Target`` prefix (:func:`data_app`).
 - **Stream wake-ups and TTL.** Every stream record appended sends one UDP datagram to
   ``--notify-port`` so the runtime's pollers read at once instead of on their next tick; a sweeper
   deletes expired items the way DynamoDB's TTL process does (stream records marked with the
@@ -30,7 +28,6 @@ was written, and once more when it stops (the runtime restores that file at its 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import io
 import json
@@ -42,10 +39,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .moto_fast_paths import bump_versions, install_fast_item_serializer, request_state, wire_value
 from .template import ACCOUNT_ID, REGION
 
 TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}  # Streams API shape
@@ -171,11 +168,11 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         return found
 
     def serve(environ: dict[str, Any], start_response: Any) -> Any:
-        _views.active = True  # this request may take the fast paths below (see `_fast`)
+        request_state.active = True  # this request may take moto_fast_paths' paths
         try:
             return serve_locked(environ, start_response)
         finally:
-            _views.active = False
+            request_state.active = False
 
     def serve_locked(environ: dict[str, Any], start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -200,207 +197,6 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         return response
 
     return serve
-
-
-# -- table views cached between writes ----------------------------------------------------------------
-# Every Query in moto starts from ``Table.all_items()``, which walks and *sorts* the whole table, and a
-# GSI Query then compares every item's index key: a 250-subscriber Query spent most of its time
-# there. A base-table Query now starts from its one partition; the sorted table and the GSI
-# buckets are kept per table until the next write to it (any write request, a TTL deletion),
-# which is exactly when they can change.
-_versions: dict[str, int] = {}
-_views = threading.local()  # per request thread: whether it came through `data_app`, candidates
-
-
-def _fast(switch: Any) -> bool:
-    """The fast paths serve only requests that came through `data_app`, which tracks every write
-    (another moto server in the same process, as in the tests, keeps moto's own behaviour)."""
-    return bool(switch.fast_items) and getattr(_views, "active", False)
-
-
-def bump_versions(tables: list[str]) -> None:
-    for name in tables:
-        _versions[name] = _versions.get(name, 0) + 1
-
-
-def install_table_views(switch: Any) -> None:
-    from moto.dynamodb.models.table import Table
-
-    table_cls: Any = Table
-    if hasattr(table_cls, "_local_runtime_views"):
-        return
-    moto_all_items = table_cls.all_items
-    moto_query = table_cls.query
-    sorted_views: dict[int, tuple[Any, int, list[Any]]] = {}
-    index_views: dict[tuple[int, str, str], tuple[Any, int, dict[tuple[str, str], list[Any]]]] = {}
-
-    def all_items(self: Any) -> Any:
-        candidates = getattr(_views, "candidates", None)
-        if candidates is not None and candidates[0] is self:
-            return candidates[1]
-        if not _fast(switch):
-            return moto_all_items(self)
-        version = _versions.get(self.name, 0)
-        hit = sorted_views.get(id(self))
-        if hit is not None and hit[0] is self and hit[1] == version:
-            return hit[2]
-        items = moto_all_items(self)
-        sorted_views[id(self)] = (self, version, items)
-        return items
-
-    def index_bucket(table: Any, index_name: str, attr: str, value: Any) -> list[Any]:
-        version = _versions.get(table.name, 0)
-        key = (id(table), index_name, attr)
-        hit = index_views.get(key)
-        if hit is None or hit[0] is not table or hit[1] != version:
-            buckets: dict[tuple[str, str], list[Any]] = {}
-            for item in all_items(table):
-                found = item.attrs.get(attr)
-                if found is not None:
-                    buckets.setdefault((found.type, str(found.value)), []).append(item)
-            hit = index_views[key] = (table, version, buckets)
-        return hit[2].get((value.type, str(value.value)), [])
-
-    def partition(table: Any, hash_key: Any) -> list[Any]:
-        """The items under one partition key, in range-key order (a base-table Query's candidates)."""
-        found = table.items.get(hash_key)  # .get: items is a defaultdict
-        if found is None:
-            return []
-        if isinstance(found, dict):
-            return [found[k] for k in sorted(found)]
-        return [found]
-
-    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)  # moto passes it 8th
-        conditions = kwargs.get("hash_key_conditions") or []
-        if not _fast(switch) or len(conditions) > 1:
-            return moto_query(self, *args, **kwargs)
-        if index_name:
-            if len(conditions) != 1:
-                return moto_query(self, *args, **kwargs)
-            attr, value = conditions[0]
-            candidates = index_bucket(self, index_name, attr, value)
-        elif args and args[0] is not None:
-            candidates = partition(self, args[0])
-        else:
-            return moto_query(self, *args, **kwargs)
-        _views.candidates = (self, candidates)
-        try:
-            return moto_query(self, *args, **kwargs)
-        finally:
-            _views.candidates = None
-
-    table_cls.all_items = all_items
-    table_cls.query = query
-    table_cls._local_runtime_views = True
-
-
-# -- item responses as JSON ------------------------------------------------------------------------
-_ITEM_KEYS = ("Items", "Item", "Attributes", "Responses", "LastEvaluatedKey", "UnprocessedKeys")
-
-
-def _wire_value(value: Any) -> Any:
-    """What the JSON protocol puts on the wire for the values :mod:`json` does not know."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime):  # timestamps: epoch seconds, to the millisecond (as moto's)
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return int(aware.timestamp()) + (value.microsecond // 1000) / 1000
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def install_fast_item_serializer() -> None:
-    """Serialize the item-bearing keys of DynamoDB results with :mod:`json` (see the module doc).
-
-    ``DynamoResult.fast_items = False`` switches back to moto's serializer (the tests compare both).
-    """
-    from moto.core.responses import ActionResult
-    from moto.dynamodb import responses
-
-    cls: Any = responses.DynamoResult
-    if hasattr(cls, "fast_items"):
-        return
-    moto_execute = cls.execute_result
-
-    def execute_result(self: Any, context: Any) -> Any:
-        result = self.result
-        if not _fast(cls) or not isinstance(result, dict) or not any(k in result for k in _ITEM_KEYS):
-            return moto_execute(self, context)
-        items = {k: result[k] for k in _ITEM_KEYS if k in result}
-        rest = {k: v for k, v in result.items() if k not in items}
-        status, headers, body = ActionResult(rest).execute_result(context)
-        document = json.loads(body) if body else {}
-        document.update(items)
-        return status, headers, json.dumps(document, default=_wire_value)
-
-    cls.fast_items = True
-    cls.execute_result = execute_result
-    _install_fast_stream_records(cls)
-    _install_fast_projection(cls)
-    install_table_views(cls)
-
-
-def _install_fast_projection(switch: Any) -> None:
-    """Projected items (ProjectionExpression, KEYS_ONLY and INCLUDE indexes) built without moto's
-    per-attribute size check, and top-level names picked without a deep copy of the item.
-
-    moto's item dict re-adds every attribute's size on each attribute it stores, so building an
-    item is quadratic in its attributes; for a Query with a projection that was over a third of
-    the data process's CPU. A projection of a stored item cannot exceed the item size limit the
-    stored item already passed, so the check is skipped there only.
-    """
-    from moto.dynamodb.models import dynamo_type
-
-    item_cls: Any = dynamo_type.Item
-    moto_project = item_cls.project
-
-    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
-        if not _fast(switch):
-            return moto_project(self, projection_expressions)
-        projected = item_cls.__new__(item_cls)
-        projected.hash_key = self.hash_key
-        projected.range_key = self.range_key
-        if all(len(path) == 1 for path in projection_expressions):  # top-level names: pick them
-            names = [path[0] for path in projection_expressions]
-            attrs = {name: self.attrs[name] for name in names if name in self.attrs}
-        else:
-            result: dict[str, Any] = {}
-            for path in projection_expressions:
-                dynamo_type.merge_dicts(result, dynamo_type.find_nested_key(path, self.to_regular_json()))
-            wire = dynamo_type.serializer.serialize(result)["M"]
-            attrs = {key: dynamo_type.DynamoType(value) for key, value in wire.items()}
-        projected.attrs = dynamo_type.LimitedSizeDict(attrs)  # dict's own update: no per-key size sum
-        return projected
-
-    item_cls.project = project
-
-
-def _install_fast_stream_records(switch: Any) -> None:
-    """The same for DynamoDB Streams' GetRecords, which a poller calls after every write; its
-    records hold ready wire-shaped images (``switch.fast_items`` turns both paths off)."""
-    from moto.core.responses import ActionResult
-    from moto.dynamodbstreams import responses
-
-    handler: Any = responses.DynamoDBStreamsHandler
-    moto_get_records = handler.get_records
-
-    class StreamRecords(ActionResult):
-        def execute_result(self, context: Any) -> Any:
-            result: dict[str, Any] = self.result  # type: ignore[assignment]
-            status, headers, body = ActionResult(
-                {k: v for k, v in result.items() if k != "Records"}
-            ).execute_result(context)
-            document = json.loads(body) if body else {}
-            document["Records"] = [r.to_json() if hasattr(r, "to_json") else r for r in result["Records"]]
-            return status, headers, json.dumps(document, default=_wire_value)
-
-    def get_records(self: Any) -> Any:
-        result = moto_get_records(self)
-        if not _fast(switch):
-            return result
-        return StreamRecords(result.result)
-
-    handler.get_records = get_records
 
 
 # -- stream wake-ups -------------------------------------------------------------------------------
@@ -513,7 +309,7 @@ def write_snapshot(locks: TableLocks, path: Path) -> int:
         table = backend.tables[name]
         with locks.hold([name], exclusive=False):
             tables[name] = [dynamo_to_dict(item.attrs) for item in table.all_items()]
-    body = json.dumps({"version": 1, "savedAt": time.time(), "tables": tables}, default=_wire_value)
+    body = json.dumps({"version": 1, "savedAt": time.time(), "tables": tables}, default=wire_value)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(body)
     os.replace(tmp, path)
