@@ -42,7 +42,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .moto_fast_paths import bump_versions, install_fast_item_serializer, request_state, wire_value
+from .moto_fast_paths import (
+    bump_versions,
+    install_fast_item_serializer,
+    request_state,
+    wire_value,
+    writes_seen,
+)
 from .template import ACCOUNT_ID, REGION
 
 TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}  # Streams API shape
@@ -115,7 +121,6 @@ class TableLocks:
     def __init__(self) -> None:
         self._locks: dict[str, _SharedLock] = {}
         self._guard = threading.Lock()
-        self.writes = 0  # write requests served: a snapshot is due only when it moved
 
     def lock(self, table: str) -> _SharedLock:
         with self._guard:
@@ -192,7 +197,6 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         with locks.hold(tables, exclusive=writes):
             response = list(app(environ, start_response))
             if writes:  # still under the lock: no reader sees the old views after this write
-                locks.writes += 1
                 bump_versions(tables)
         return response
 
@@ -256,7 +260,6 @@ def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) 
         for item in expired:
             table.delete_item(item.hash_key, item.range_key)
             _mark_ttl_delete(table, item)
-        locks.writes += bool(expired)
         if expired:
             bump_versions([table_name])
     return len(expired)
@@ -333,9 +336,9 @@ class _Snapshots:
         self.due = time.monotonic() + interval
 
     def save(self, *, final: bool = False) -> None:
-        if self.path is None or (self.locks.writes == self.saved_at_writes and not final):
+        if self.path is None or (writes_seen() == self.saved_at_writes and not final):
             return
-        writes = self.locks.writes
+        writes = writes_seen()
         started = time.monotonic()
         try:
             n = write_snapshot(self.locks, self.path)

@@ -30,6 +30,11 @@ def _fast(switch: Any) -> bool:
     return bool(switch.fast_items) and getattr(request_state, "active", False)
 
 
+def writes_seen() -> int:
+    """Writes served so far, over every table (the snapshot is due only when this moved)."""
+    return sum(_versions.values())
+
+
 def bump_versions(tables: list[str]) -> None:
     for name in tables:
         _versions[name] = _versions.get(name, 0) + 1

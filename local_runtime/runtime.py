@@ -126,7 +126,6 @@ class Runtime:
         self.functions = Functions()
         self.pollers: list[Any] = []
         self.data: DataStore | None = None
-        self._bg: list[asyncio.Task[Any]] = []
         self.ws: WebSocketGateway | None = None
         self.connections: ConnectionsApi | None = None
         self.timings: dict[str, float] = {}
@@ -145,7 +144,7 @@ class Runtime:
         await self._synthesize()
         template = self._load_template()
         self.o.state_dir.mkdir(parents=True, exist_ok=True)
-        self.snapshot_path = self.o.state_dir / "snapshot.json"
+        self.snapshot_path = (self.o.state_dir / "snapshot.json").resolve()
         sockets = await self._start_data_store_and_bind()
         await self._create_resources(template)
         self._start_identity()
@@ -195,7 +194,7 @@ class Runtime:
             "127.0.0.1",
             notify_port=wake_port,
             ttl_sweep_interval=o.ttl_sweep_interval,
-            snapshot=(o.state_dir / "snapshot.json").resolve(),
+            snapshot=self.snapshot_path,
             snapshot_interval=o.snapshot_interval,
         )
         data_started = asyncio.create_task(self.data.start())
@@ -497,8 +496,6 @@ class Runtime:
 
     async def stop(self) -> None:
         log.info("shutting down ...")
-        for t in self._bg:
-            t.cancel()
         if self.ws is not None:
             self.ws.accepting = False
             n = await self.ws.close_all()

@@ -444,7 +444,7 @@ def test_a_slow_snapshot_is_taken_less_often(server: DataServer, tmp_path: Path,
     monkeypatch.setattr(data_store, "time", fake_time)  # this module's clock only
     monkeypatch.setattr(data_store, "write_snapshot", slow_snapshot)
     snapshots = data_store._Snapshots(server.locks, tmp_path / "s.json", interval=10.0)
-    server.locks.writes += 1
+    data_store.bump_versions(["slow-snapshot-test"])
     snapshots.save()
     assert snapshots.due == 101.0 + 1.0 / data_store.SNAPSHOT_TIME_SHARE
     snapshots.save()  # nothing written since: no second snapshot
