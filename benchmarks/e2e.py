@@ -610,6 +610,13 @@ def _sustained(steps: list[dict[str, Any]]) -> float:
     return best
 
 
+def _measured_step(result: dict[str, Any], key: tuple[int, float]) -> dict[str, Any] | None:
+    """The step of ``result`` at (clients, rate) ``key`` that ran to measurement, if any."""
+    return next(
+        (s for s in result.get("steps", []) if (s["clients"], s["rate"]) == key and "received" in s), None
+    )
+
+
 def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
     """Per figure: the reference's row first (``speedup`` 1.00), then ours with the ratio."""
     by_kind = {r["kind"]: r for r in results}
@@ -745,9 +752,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
     light = keys[0] if keys else (QUICK_STEPS if quick else STEPS)[0]
     ref_light = ref_steps.get(light)
     for r in order:
-        s = next(
-            (x for x in r.get("steps", []) if (x["clients"], x["rate"]) == light and "received" in x), None
-        )
+        s = _measured_step(r, light)
         what = f"p50 at light load ({light[0]} clients x {light[1]:g}/s)"
         if s is None:
             rows.append(not_run(r, what))
@@ -808,9 +813,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
     for key in cpu_steps:
         ref_step = ref_steps.get(key)
         for r in order:
-            s = next(
-                (x for x in r.get("steps", []) if (x["clients"], x["rate"]) == key and "received" in x), None
-            )
+            s = _measured_step(r, key)
             what = f"runtime CPU per delivery at {key[0]} x {key[1]:g}/s"
             if s is None:
                 rows.append(not_run(r, what))
