@@ -3,11 +3,11 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 
 import { useCommentsWebSocket } from "@/hooks/useCommentsWebSocket";
+import { useWebSocketManager } from "@/hooks/useWebSocketManager";
 import { formatFullTimestamp, formatRelative, initials, userHue } from "@/lib/format";
 import type { Comment } from "@/lib/types";
 import type { PendingComment } from "@/store/comments";
 import { useSession } from "@/store/session";
-import { webSocketStore } from "@/store/websocket";
 
 export const MAX_COMMENT_LENGTH = 4000;
 
@@ -288,6 +288,7 @@ function CommentForm({ onPost, disabled }: { onPost: (content: string) => void; 
 /** A post's comments: live list, post form, edit/delete of one's own, older pages over REST. */
 export function CommentsSection({ postId, title }: { postId: string; title?: string }) {
   const { comments, pending, loaded, error, hasOlder, loadingOlder, status, actions } = useCommentsWebSocket(postId);
+  const { retry } = useWebSocketManager();
   const auth = useSession((s) => s.auth);
   const now = useNow();
   const headingId = useId();
@@ -323,7 +324,7 @@ export function CommentsSection({ postId, title }: { postId: string; title?: str
           <button type="button" className="btn btn-small" onClick={() => void actions.loadOverRest()}>
             Try again
           </button>
-          <button type="button" className="btn btn-small btn-ghost" onClick={() => webSocketStore.getState().retry()}>
+          <button type="button" className="btn btn-small btn-ghost" onClick={retry}>
             Reconnect live updates
           </button>
         </div>

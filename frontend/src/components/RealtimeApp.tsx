@@ -4,6 +4,7 @@ import { useCallback, useEffect } from "react";
 
 import { usePostSubscriptions } from "@/hooks/useWebSocketManager";
 import { useWebSocket } from "@/hooks/useWebSocket";
+import { WebSocketProvider } from "@/hooks/WebSocketContext";
 import { fetchDevToken } from "@/lib/api";
 import { loadRuntimeConfig } from "@/lib/config";
 import { DEMO_POSTS } from "@/lib/posts";
@@ -103,7 +104,7 @@ export function RealtimeApp() {
           maxConnectionAgeMs: config.maxConnectionAgeMs,
         }
       : undefined,
-  });
+  }, webSocketStore);
 
   const selectPost = useCallback((postId: string) => {
     sessionStore.getState().setActivePost(postId);
@@ -116,7 +117,7 @@ export function RealtimeApp() {
   const post = DEMO_POSTS.find((p) => p.id === activePostId) ?? DEMO_POSTS[0]!;
 
   return (
-    <>
+    <WebSocketProvider store={webSocketStore}>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -154,6 +155,6 @@ export function RealtimeApp() {
           </>
         )}
       </main>
-    </>
+    </WebSocketProvider>
   );
 }

@@ -1,4 +1,5 @@
 import { act, renderHook } from "@testing-library/react";
+import type { ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { connectCommentsToWebSocket, createCommentsStore } from "@/store/comments";
@@ -7,6 +8,7 @@ import { comment, envelope, FakeWebSocket, jsonResponse } from "@/test/fakeWebSo
 import { useCommentsWebSocket } from "./useCommentsWebSocket";
 import { useWebSocket } from "./useWebSocket";
 import { usePostSubscriptions, useWebSocketManager, useWebSocketSubscription } from "./useWebSocketManager";
+import { WebSocketProvider } from "./WebSocketContext";
 
 function stores(fetchImpl?: typeof fetch) {
   const ws = createWebSocketStore({ WebSocketImpl: FakeWebSocket, logger: { warn: vi.fn(), error: vi.fn(), info: vi.fn() } });
@@ -76,6 +78,17 @@ describe("useWebSocketManager", () => {
     act(() => FakeWebSocket.last.open());
     expect(result.current.status).toBe("connected");
     expect(result.current.send({ action: "ping" })).toBe(true);
+  });
+
+  it("reads the store given by WebSocketProvider", () => {
+    const { ws } = stores();
+    ws.getState().configure({ url: "ws://h:1" });
+    const wrapper = ({ children }: { children: ReactNode }) => <WebSocketProvider store={ws}>{children}</WebSocketProvider>;
+    const { result } = renderHook(() => useWebSocketManager(), { wrapper });
+    act(() => result.current.connect());
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    act(() => FakeWebSocket.last.open());
+    expect(result.current.status).toBe("connected");
   });
 
   it("useWebSocketSubscription routes messages to the latest handler until unmount", () => {

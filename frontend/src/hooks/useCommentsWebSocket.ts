@@ -5,7 +5,8 @@ import { useStore } from "zustand";
 
 import { commentsStore, EMPTY_POST, hasOlder, type AuthContext, type CommentsStore } from "@/store/comments";
 import { sessionStore } from "@/store/session";
-import { webSocketStore, type WebSocketStore } from "@/store/websocket";
+import type { WebSocketStore } from "@/store/websocket";
+import { useWebSocketStoreApi } from "./WebSocketContext";
 
 export interface CommentsDeps {
   ws?: WebSocketStore;
@@ -29,7 +30,7 @@ function sessionApiUrl(): string | null {
  * comments (ordered by seq), the optimistic ones, the load state and the actions.
  */
 export function useCommentsWebSocket(postId: string, deps: CommentsDeps = {}) {
-  const ws = deps.ws ?? webSocketStore;
+  const ws = useWebSocketStoreApi(deps.ws);
   const store = deps.comments ?? commentsStore;
   const depsGetContext = deps.getContext;
   const getContext = depsGetContext ?? sessionContext;
@@ -56,7 +57,8 @@ export function useCommentsWebSocket(postId: string, deps: CommentsDeps = {}) {
 
   const actions = useMemo(
     () => ({
-      post: (content: string) => store.getState().postComment(requireContext(), postId, content),
+      post: (content: string, parentId?: string) =>
+        store.getState().postComment(requireContext(), postId, content, parentId),
       edit: (commentId: string, content: string) =>
         store.getState().editComment(requireContext(), postId, commentId, content),
       remove: (commentId: string) => store.getState().deleteComment(requireContext(), postId, commentId),

@@ -2,7 +2,8 @@
 
 import { useEffect } from "react";
 
-import { webSocketStore, type Tuning, type WebSocketStore } from "@/store/websocket";
+import type { Tuning, WebSocketStore } from "@/store/websocket";
+import { useWebSocketStoreApi } from "./WebSocketContext";
 import { useWebSocketManager } from "./useWebSocketManager";
 
 export interface UseWebSocketOptions {
@@ -19,7 +20,8 @@ export interface UseWebSocketOptions {
  * Own the app's one connection: configure it, connect while enabled (with automatic
  * reconnection and backoff, see the store), disconnect on unmount. Returns the status and retry.
  */
-export function useWebSocket(options: UseWebSocketOptions, store: WebSocketStore = webSocketStore) {
+export function useWebSocket(options: UseWebSocketOptions, explicit?: WebSocketStore) {
+  const store = useWebSocketStoreApi(explicit);
   const { url, apiUrl = null, token = null } = options;
   const enabled = (options.enabled ?? true) && Boolean(url);
   const tuningKey = JSON.stringify(options.tuning ?? {});

@@ -5,10 +5,12 @@ import { useStore } from "zustand";
 import { useShallow } from "zustand/react/shallow";
 
 import type { Envelope } from "@/lib/types";
-import { webSocketStore, type WebSocketStore } from "@/store/websocket";
+import type { WebSocketStore } from "@/store/websocket";
+import { useWebSocketStoreApi } from "./WebSocketContext";
 
 /** The global WebSocket store: connection state plus its actions. */
-export function useWebSocketManager(store: WebSocketStore = webSocketStore) {
+export function useWebSocketManager(explicit?: WebSocketStore) {
+  const store = useWebSocketStoreApi(explicit);
   return useStore(
     store,
     useShallow((s) => ({
@@ -33,8 +35,9 @@ export function useWebSocketManager(store: WebSocketStore = webSocketStore) {
 export function useWebSocketSubscription(
   type: string,
   handler: (message: Envelope) => void,
-  store: WebSocketStore = webSocketStore,
+  explicit?: WebSocketStore,
 ): void {
+  const store = useWebSocketStoreApi(explicit);
   const ref = useRef(handler);
   useEffect(() => {
     ref.current = handler;
@@ -43,7 +46,8 @@ export function useWebSocketSubscription(
 }
 
 /** Keep the app subscribed to these posts while mounted. */
-export function usePostSubscriptions(postIds: readonly string[], store: WebSocketStore = webSocketStore): void {
+export function usePostSubscriptions(postIds: readonly string[], explicit?: WebSocketStore): void {
+  const store = useWebSocketStoreApi(explicit);
   const key = postIds.join("\u0000");
   useEffect(() => {
     const ids = key ? key.split("\u0000") : [];

@@ -1,4 +1,4 @@
-import type { Comment, CommentsPage } from "./types";
+import type { Comment, CommentsPage, NotificationsPage } from "./types";
 
 /** A failed REST call, carrying the contract's `{"error":{"code","message"}}` when present. */
 export class ApiError extends Error {
@@ -94,11 +94,12 @@ export async function createComment(
   content: string,
   idempotencyKey: string,
   fetchImpl: typeof fetch = fetch,
+  parentId?: string,
 ): Promise<Comment> {
   const res = await fetchImpl(commentsUrl(apiUrl, postId), {
     method: "POST",
     headers: { ...authHeaders(token), "Content-Type": "application/json", "Idempotency-Key": idempotencyKey },
-    body: JSON.stringify({ content }),
+    body: JSON.stringify(parentId ? { content, parentId } : { content }),
   });
   if (!res.ok) throw await parseError(res);
   return (await res.json()) as Comment;
@@ -134,6 +135,42 @@ export async function deleteComment(
   });
   // 404: already gone (e.g. deleted from another tab) counts as done.
   if (!res.ok && res.status !== 404) throw await parseError(res);
+}
+
+export function notificationsUrl(apiUrl: string, path = ""): string {
+  return `${trimSlash(apiUrl)}/api/v1/notifications${path}`;
+}
+
+/** The caller's notifications, newest first, with their unread count. */
+export async function listNotifications(
+  apiUrl: string,
+  token: string,
+  opts: { limit?: number; cursor?: string } = {},
+  fetchImpl: typeof fetch = fetch,
+): Promise<NotificationsPage> {
+  const params = new URLSearchParams();
+  if (opts.limit !== undefined) params.set("limit", String(opts.limit));
+  if (opts.cursor) params.set("cursor", opts.cursor);
+  const qs = params.toString();
+  const res = await fetchImpl(`${notificationsUrl(apiUrl)}${qs ? `?${qs}` : ""}`, { headers: authHeaders(token) });
+  if (!res.ok) throw await parseError(res);
+  return (await res.json()) as NotificationsPage;
+}
+
+/** Mark some (`ids`) or all of the caller's notifications read; returns the unread count left. */
+export async function markNotificationsRead(
+  apiUrl: string,
+  token: string,
+  which: { ids: string[] } | { all: true },
+  fetchImpl: typeof fetch = fetch,
+): Promise<number> {
+  const res = await fetchImpl(notificationsUrl(apiUrl, "/read"), {
+    method: "POST",
+    headers: { ...authHeaders(token), "Content-Type": "application/json" },
+    body: JSON.stringify(which),
+  });
+  if (!res.ok) throw await parseError(res);
+  return ((await res.json()) as { unreadCount: number }).unreadCount;
 }
 
 export interface TokenResponse {

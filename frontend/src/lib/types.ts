@@ -8,6 +8,31 @@ export interface Comment {
   createdAt: string;
   updatedAt?: string;
   seq: number;
+  /** The comment this one replies to (same post). */
+  parentId?: string;
+  /** A deleted comment that still has replies: kept as a tombstone with empty content. */
+  deleted?: boolean;
+}
+
+/** A stored notification (`GET /api/v1/notifications`, `notification.created`). */
+export interface Notification {
+  id: string;
+  type: "reply";
+  postId: string;
+  /** The reply. */
+  commentId: string;
+  /** The comment replied to (the recipient's). */
+  parentId: string;
+  /** The replier's userId. */
+  actorId: string;
+  createdAt: string;
+  read: boolean;
+}
+
+export interface NotificationsPage {
+  notifications: Notification[];
+  unreadCount: number;
+  nextCursor?: string | null;
 }
 
 /** Every server-to-client WebSocket message. */
@@ -43,7 +68,10 @@ export type ServerMessage =
   | Envelope<"comment.updated", CommentEventData>
   | Envelope<"comment.deleted", CommentDeletedData>
   | Envelope<"comments.list", CommentsListData>
-  | Envelope<"subscribed", { postId: string }>
+  | Envelope<"subscribed", { postId: string; viewers?: number }>
+  | Envelope<"presence", { postId: string; viewers: number }>
+  | Envelope<"typing", { postId: string; userId: string }>
+  | Envelope<"notification.created", { notification: Notification }>
   | Envelope<"unsubscribed", { postId: string }>
   | Envelope<"pong", Record<string, never>>
   | Envelope<"test", TestData>
@@ -53,6 +81,7 @@ export type ServerMessage =
 export type ClientAction =
   | { action: "subscribe"; postId: string; since?: number }
   | { action: "unsubscribe"; postId: string }
+  | { action: "typing"; postId: string }
   | { action: "ping" };
 
 export interface CommentsPage {
@@ -71,5 +100,18 @@ export function isComment(value: unknown): value is Comment {
     typeof c.content === "string" &&
     typeof c.userId === "string" &&
     typeof c.seq === "number"
+  );
+}
+
+export function isNotification(value: unknown): value is Notification {
+  if (typeof value !== "object" || value === null) return false;
+  const n = value as Record<string, unknown>;
+  return (
+    typeof n.id === "string" &&
+    typeof n.postId === "string" &&
+    typeof n.commentId === "string" &&
+    typeof n.actorId === "string" &&
+    typeof n.createdAt === "string" &&
+    typeof n.read === "boolean"
   );
 }

@@ -221,7 +221,7 @@ describe("comments store: resync after a reconnect", () => {
     vi.useFakeTimers();
     FakeWebSocket.reset();
     const fetchImpl = vi.fn<typeof fetch>().mockResolvedValue(jsonResponse({ postId: "p1", comments: [c(1)], count: 1, nextCursor: null }));
-    const ws = createWebSocketStore({ WebSocketImpl: FakeWebSocket, fetchImpl });
+    const ws = createWebSocketStore({ WebSocketImpl: FakeWebSocket });
     ws.getState().configure({ url: "ws://x", apiUrl: "http://api" });
     const store = createCommentsStore({ fetchImpl });
     connectCommentsToWebSocket(ws, store);
@@ -235,6 +235,51 @@ describe("comments store: resync after a reconnect", () => {
     FakeWebSocket.last.open();
     vi.useRealTimers();
     await vi.waitFor(() => expect(store.getState().posts.p1!.comments.map((x) => x.seq)).toEqual([1]));
+    ws.getState().disconnect();
+  });
+});
+
+describe("gap recovery", () => {
+  it("pages the rest over REST when the recovery list says hasMore, and counts it for the next since", async () => {
+    vi.useFakeTimers();
+    FakeWebSocket.reset();
+    const pages: Record<string, unknown> = {
+      "after=6": { postId: "p1", comments: [comment("p1", 7)], count: 1, nextCursor: "c1" },
+      "after=6&cursor=c1": { postId: "p1", comments: [comment("p1", 8)], count: 1, nextCursor: null },
+      // the re-read after the reconnect (edits and deletions)
+      "after=3": { postId: "p1", comments: [4, 5, 6, 7, 8].map((seq) => comment("p1", seq)), count: 5, nextCursor: null },
+    };
+    const fetchImpl = vi.fn<typeof fetch>(async (url) => jsonResponse(pages[String(url).split("?")[1]!]));
+    const ws = createWebSocketStore({ WebSocketImpl: FakeWebSocket });
+    ws.getState().configure({ url: "ws://x", apiUrl: "http://api:3002" });
+    const store = createCommentsStore({ fetchImpl });
+    const detach = connectCommentsToWebSocket(ws, store);
+    const lists = vi.fn();
+    ws.getState().subscribe("comments.list", lists);
+    ws.getState().subscribePost("p1");
+    ws.getState().connect();
+    FakeWebSocket.last.open();
+    FakeWebSocket.last.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 4)], count: 1, hasMore: false }));
+    FakeWebSocket.last.drop();
+    vi.advanceTimersByTime(3000);
+    const socket = FakeWebSocket.last;
+    socket.open();
+    expect(socket.sentJson[0]).toEqual({ action: "subscribe", postId: "p1", since: 4 });
+    socket.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 5), comment("p1", 6)], count: 2, hasMore: true }));
+    vi.useRealTimers();
+    await vi.waitFor(() => expect(lists).toHaveBeenCalledTimes(3));
+
+    const urls = fetchImpl.mock.calls.map((call) => String(call[0])).filter((u) => !u.includes("after=3"));
+    expect(urls).toEqual([
+      "http://api:3002/api/v1/posts/p1/comments?after=6",
+      "http://api:3002/api/v1/posts/p1/comments?after=6&cursor=c1",
+    ]);
+    const recovered = lists.mock.calls[2]![0] as { data: { comments: { seq: number }[]; hasMore: boolean } };
+    expect(recovered.data.comments.map((x) => x.seq)).toEqual([7, 8]);
+    expect(recovered.data.hasMore).toBe(false);
+    expect(ws.getState().getLastSeq("p1")).toBe(8);
+    expect(store.getState().posts.p1!.comments.map((x) => x.seq)).toEqual([4, 5, 6, 7, 8]);
+    detach();
     ws.getState().disconnect();
   });
 });

@@ -9,7 +9,8 @@ import * as api from "@/lib/api";
 import { maxSeq, mergeComments, minSeq, removeComment, replaceComment } from "@/lib/comments";
 import type { Comment, Envelope } from "@/lib/types";
 import { isComment } from "@/lib/types";
-import { RECONNECTED, type WebSocketStore } from "./websocket";
+import type { Gap } from "./postSubscriptions";
+import { GAP, RECONNECTED, type WebSocketStore } from "./websocket";
 
 export interface PendingComment {
   tempId: string;
@@ -18,6 +19,8 @@ export interface PendingComment {
   content: string;
   userId: string;
   createdAt: string;
+  /** Set for a reply. */
+  parentId?: string;
   status: "sending" | "failed";
   error?: string;
 }
@@ -46,7 +49,8 @@ export interface CommentsState {
   merge(postId: string, comments: Comment[]): void;
   setError(postId: string, error: string | null): void;
   clear(postId?: string): void;
-  postComment(ctx: AuthContext, postId: string, content: string): Promise<Comment | null>;
+  /** Post a comment, or a reply to `parentId` (a comment of the same post). */
+  postComment(ctx: AuthContext, postId: string, content: string, parentId?: string): Promise<Comment | null>;
   retryPending(ctx: AuthContext, postId: string, tempId: string): Promise<Comment | null>;
   discardPending(postId: string, tempId: string): void;
   editComment(ctx: AuthContext, postId: string, commentId: string, content: string): Promise<Comment>;
@@ -57,6 +61,8 @@ export interface CommentsState {
    * cannot replay: comments edited or deleted while the connection was down.
    */
   resync(apiUrl: string, postId: string): Promise<void>;
+  /** Every comment after `after` over REST (following `nextCursor`): what a `since` list left out. */
+  fetchGap(apiUrl: string, postId: string, after: number): Promise<Comment[]>;
   /** Fallback when the WebSocket cannot deliver the first list: read the post over REST. */
   loadOverRest(apiUrl: string, postId: string): Promise<void>;
 }
@@ -104,7 +110,11 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
     const reconcile = (p: PostComments, real: Comment, tempId?: string): PendingComment[] => {
       if (tempId) return p.pending.filter((x) => x.tempId !== tempId);
       const idx = p.pending.findIndex(
-        (x) => x.status === "sending" && x.userId === real.userId && x.content === real.content,
+        (x) =>
+          x.status === "sending" &&
+          x.userId === real.userId &&
+          x.content === real.content &&
+          (x.parentId ?? null) === (real.parentId ?? null),
       );
       return idx === -1 ? p.pending : p.pending.filter((_, i) => i !== idx);
     };
@@ -118,6 +128,7 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
           pending.content,
           pending.idempotencyKey,
           fetchImpl,
+          pending.parentId,
         );
         update(pending.postId, (p) => ({
           comments: mergeComments(p.comments, [comment], p.deletedIds),
@@ -203,7 +214,7 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
           });
       },
 
-      async postComment(ctx, postId, content) {
+      async postComment(ctx, postId, content, parentId) {
         const key = newKey();
         const pending: PendingComment = {
           tempId: `pending-${key}`,
@@ -212,6 +223,7 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
           content,
           userId: ctx.userId,
           createdAt: new Date(now()).toISOString(),
+          ...(parentId ? { parentId } : {}),
           status: "sending",
         };
         update(postId, (p) => ({ pending: [...p.pending, pending] }));
@@ -279,6 +291,10 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
           }));
         }
       },
+      fetchGap(apiUrl, postId, after) {
+        return api.listCommentsAfter(apiUrl, postId, after, fetchImpl);
+      },
+
       async loadOverRest(apiUrl, postId) {
         update(postId, () => ({ error: null }));
         try {
@@ -320,13 +336,41 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
   });
 }
 
-/** Route the WebSocket store's comment messages into a comments store; returns the detach. */
-export function connectCommentsToWebSocket(ws: WebSocketStore, comments: CommentsStore): () => void {
+/**
+ * Route the WebSocket store's comment messages into a comments store; returns the detach.
+ * It also recovers what the connection cannot replay: a gap (a `since` list with `hasMore`) is
+ * paged over REST and routed back as a `comments.list`, so that the next `since` counts it; after
+ * a reconnect the held window is re-read for edits and deletions.
+ */
+export function connectCommentsToWebSocket(
+  ws: WebSocketStore,
+  comments: CommentsStore,
+  logger: Pick<Console, "warn"> = console,
+): () => void {
   const apply = (m: Envelope) => comments.getState().applyMessage(m);
   const offs = ["comments.list", "comment.created", "comment.updated", "comment.deleted"].map((type) =>
     ws.getState().subscribe(type, apply),
   );
   offs.push(
+    ws.getState().subscribe(GAP, (m) => {
+      const { postId, after } = m.data as Gap;
+      const { apiUrl } = ws.getState();
+      if (!apiUrl) {
+        logger.warn(`[comments] hasMore for ${postId} but no apiUrl configured`);
+        return;
+      }
+      comments
+        .getState()
+        .fetchGap(apiUrl, postId, after)
+        .then((list) =>
+          ws.getState().route({
+            type: "comments.list",
+            data: { postId, comments: list, count: list.length, hasMore: false },
+            timestamp: new Date().toISOString(),
+          }),
+        )
+        .catch((err: unknown) => logger.warn(`[comments] REST recovery for ${postId} failed`, err));
+    }),
     ws.getState().subscribe(RECONNECTED, () => {
       const { apiUrl, subscribedPosts } = ws.getState();
       if (!apiUrl) return;

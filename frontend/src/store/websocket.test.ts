@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { comment, envelope, FakeWebSocket, jsonResponse } from "@/test/fakeWebSocket";
+import { comment, envelope, FakeWebSocket } from "@/test/fakeWebSocket";
 import { backoffDelay, createWebSocketStore, type WebSocketStoreOptions } from "./websocket";
 
 function makeStore(opts: Partial<WebSocketStoreOptions> = {}) {
@@ -292,38 +292,20 @@ describe("post subscriptions", () => {
     expect(store.getState().getLastSeq("p1")).toBe(4);
   });
 
-  it("fetches the rest over REST when the recovery list says hasMore", async () => {
-    const fetchImpl = vi
-      .fn<typeof fetch>()
-      .mockResolvedValueOnce(jsonResponse({ postId: "p1", comments: [comment("p1", 7)], count: 1, nextCursor: "c1" }))
-      .mockResolvedValueOnce(jsonResponse({ postId: "p1", comments: [comment("p1", 8)], count: 1, nextCursor: null }));
-    const { store } = connected({ fetchImpl });
-    const lists = vi.fn();
-    store.getState().subscribe("comments.list", lists);
+  it("routes a gap when a since list says hasMore, and none for the first list", () => {
+    const { store } = connected();
+    const gaps = vi.fn();
+    store.getState().subscribe("comments.gap", gaps);
     store.getState().subscribePost("p1");
-    FakeWebSocket.last.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 4)], count: 1, hasMore: false }));
+    FakeWebSocket.last.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 60)], count: 1, hasMore: true }));
+    expect(gaps).not.toHaveBeenCalled();
     FakeWebSocket.last.drop();
     vi.advanceTimersByTime(3000);
-    const ws = FakeWebSocket.last;
-    ws.open();
-    expect(ws.sentJson[0]).toEqual({ action: "subscribe", postId: "p1", since: 4 });
-    ws.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 5), comment("p1", 6)], count: 2, hasMore: true }));
-    await vi.waitFor(() => expect(lists).toHaveBeenCalledTimes(3));
-
-    const urls = fetchImpl.mock.calls.map((c) => String(c[0]));
-    expect(urls[0]).toBe("http://api:3002/api/v1/posts/p1/comments?after=6");
-    expect(urls[1]).toBe("http://api:3002/api/v1/posts/p1/comments?after=6&cursor=c1");
-    const recovered = lists.mock.calls[2]![0] as { data: { comments: { seq: number }[]; hasMore: boolean } };
-    expect(recovered.data.comments.map((c) => c.seq)).toEqual([7, 8]);
-    expect(recovered.data.hasMore).toBe(false);
-    expect(store.getState().getLastSeq("p1")).toBe(8);
-  });
-
-  it("does not page over REST when the first list (no since) says hasMore", () => {
-    const fetchImpl = vi.fn<typeof fetch>();
-    connected({ fetchImpl }).store.getState().subscribePost("p1");
-    FakeWebSocket.last.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 60)], count: 1, hasMore: true }));
-    expect(fetchImpl).not.toHaveBeenCalled();
+    FakeWebSocket.last.open();
+    expect(FakeWebSocket.last.sentJson[0]).toEqual({ action: "subscribe", postId: "p1", since: 60 });
+    FakeWebSocket.last.receive(envelope("comments.list", { postId: "p1", comments: [comment("p1", 61), comment("p1", 62)], count: 2, hasMore: true }));
+    expect(gaps).toHaveBeenCalledTimes(1);
+    expect(gaps.mock.calls[0]![0]).toMatchObject({ type: "comments.gap", data: { postId: "p1", after: 62 } });
   });
 });
 
