@@ -16,7 +16,7 @@ from realtime_comments.comments import service
 from realtime_comments.comments.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from realtime_comments.comments.idempotency import MAX_KEY_LENGTH, create_comment_once
 from realtime_comments.comments.repository import CommentsRepository
-from realtime_comments.comments.requests import CommentContent
+from realtime_comments.comments.requests import CommentContent, NewComment
 from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
 from realtime_comments.settings import Settings
@@ -61,12 +61,13 @@ def _idempotency_key() -> str | None:
 def create(postId: str) -> Response:  # noqa: N803 - the path parameter's name in the contract
     user_id = caller_id(app.current_event)
     post_id = _post_id(postId)
-    content = parse_body(app.current_event, CommentContent).content
+    body = parse_body(app.current_event, NewComment)
+    parent_id = service.parent_id_of(body.parentId)
     key = _idempotency_key()
     if key is None:
-        comment = service.create_comment(_comments(), post_id, user_id, content).to_api()
+        comment = service.create_comment(_comments(), post_id, user_id, body.content, parent_id).to_api()
     else:
-        comment = create_comment_once(post_id, user_id, content, key)
+        comment = create_comment_once(post_id, user_id, body.content, parent_id, key)
     metrics.add_metric(name="CommentsCreated", unit=MetricUnit.Count, value=1)
     return json_response(201, comment)
 
@@ -126,6 +127,11 @@ def _invalid(error: InvalidParameter) -> Response:
 @app.exception_handler(service.CommentNotFound)
 def _not_found(error: service.CommentNotFound) -> Response:
     return error_response(404, "NOT_FOUND", "comment not found")
+
+
+@app.exception_handler(service.InvalidParent)
+def _invalid_parent(error: service.InvalidParent) -> Response:
+    return error_response(400, "INVALID_PARENT", str(error))
 
 
 @app.exception_handler(service.NotCommentAuthor)

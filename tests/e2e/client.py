@@ -27,11 +27,18 @@ async def token(session: aiohttp.ClientSession, urls: dict[str, str], username: 
 
 
 async def post_comment(
-    session: aiohttp.ClientSession, urls: dict[str, str], tok: str, post_id: str, content: str, **headers: str
+    session: aiohttp.ClientSession,
+    urls: dict[str, str],
+    tok: str,
+    post_id: str,
+    content: str,
+    parent_id: Any = None,
+    **headers: str,
 ) -> tuple[int, Any]:
+    body = {"content": content} if parent_id is None else {"content": content, "parentId": parent_id}
     async with session.post(
         f"{urls['apiUrl']}/api/v1/posts/{post_id}/comments",
-        json={"content": content},
+        json=body,
         headers={"Authorization": f"Bearer {tok}", **headers},
     ) as r:
         return r.status, (await r.json() if r.content_length != 0 and r.status != 204 else None)
@@ -43,7 +50,7 @@ def check_envelope(msg: dict[str, Any]) -> None:
 
 
 def check_comment(c: dict[str, Any]) -> None:
-    assert COMMENT_KEYS <= set(c) <= COMMENT_KEYS | {"updatedAt"}, c
+    assert COMMENT_KEYS <= set(c) <= COMMENT_KEYS | {"updatedAt", "parentId", "deleted"}, c
     assert isinstance(c["seq"], int) and c["seq"] >= 1, c
     assert ISO_Z.match(c["createdAt"]), c
 

@@ -28,7 +28,9 @@ def is_ttl_removal(record: dict[str, Any]) -> bool:
 def message_for_record(record: dict[str, Any]) -> PostMessage | None:
     """The message for one raw stream record, or None for records that notify nobody.
 
-    Skipped: the per-post counter item (seq 0), TTL deletions, and records without an image.
+    Skipped: the per-post counter item (seq 0), TTL deletions, records without an image, and
+    changes no client can see (a reply claiming its parent bumps only the parent's `replyCount`).
+    A MODIFY that makes a tombstone is `comment.deleted` carrying the tombstone.
     """
     event_name = record.get("eventName")
     message_type = _MESSAGE_TYPES.get(str(event_name))
@@ -43,8 +45,21 @@ def message_for_record(record: dict[str, Any]) -> PostMessage | None:
     if int(item.get("seq", 0)) == 0 or "id" not in item:
         return None
     comment = Comment.from_item(item)
+    if event_name == "MODIFY":
+        old_image = stream.get("OldImage") or {}
+        before = Comment.from_item(from_attributes(old_image)).to_api() if old_image else None
+        if before == comment.to_api():
+            return None
+        if comment.deleted:
+            message_type = COMMENT_DELETED
+            data: dict[str, Any] = {
+                "postId": comment.post_id,
+                "commentId": comment.id,
+                "comment": comment.to_api(),
+            }
+            return PostMessage(comment.post_id, message_type, encode_message(message_type, data))
     if message_type == COMMENT_DELETED:
-        data: dict[str, Any] = {"postId": comment.post_id, "commentId": comment.id}
+        data = {"postId": comment.post_id, "commentId": comment.id}
     else:
         data = {"postId": comment.post_id, "comment": comment.to_api()}
     return PostMessage(comment.post_id, message_type, encode_message(message_type, data))

@@ -2,8 +2,9 @@
 
 Powertools idempotency with a DynamoDB persistence layer (IDEMPOTENCY_TABLE_NAME, key `id`, TTL
 `expiration`). The key hashes userId + postId + the header, so two users (or two posts) never
-share a key; the stripped content is the validated payload, so reusing a key for different
-content is refused (IdempotencyValidationError) rather than silently answered with the old one.
+share a key; the stripped content and the parentId are the validated payload, so reusing a key
+for a different comment is refused (IdempotencyValidationError) rather than silently answered
+with the old one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ MAX_KEY_LENGTH = 128
 
 CONFIG = IdempotencyConfig(
     event_key_jmespath="[userId, postId, idempotencyKey]",
-    payload_validation_jmespath="content",
+    payload_validation_jmespath="[content, parentId]",
     raise_on_no_idempotency_key=True,
     expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
 )
@@ -36,7 +37,9 @@ CONFIG = IdempotencyConfig(
 def _create(request: dict[str, Any]) -> dict[str, Any]:
     settings = Settings.from_env()
     repository = CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
-    return create_comment(repository, request["postId"], request["userId"], request["content"]).to_api()
+    return create_comment(
+        repository, request["postId"], request["userId"], request["content"], request.get("parentId")
+    ).to_api()
 
 
 @functools.cache
@@ -49,9 +52,17 @@ def _idempotent_create(table_name: str, region: str) -> Callable[..., dict[str, 
     )
 
 
-def create_comment_once(post_id: str, user_id: str, content: str, idempotency_key: str) -> dict[str, Any]:
+def create_comment_once(
+    post_id: str, user_id: str, content: str, parent_id: str | None, idempotency_key: str
+) -> dict[str, Any]:
     """Create the comment, or return the one created earlier under the same key (as the API dict)."""
     settings = Settings.from_env()
     create = _idempotent_create(settings.idempotency_table_name, settings.region)
-    request = {"userId": user_id, "postId": post_id, "idempotencyKey": idempotency_key, "content": content}
+    request = {
+        "userId": user_id,
+        "postId": post_id,
+        "idempotencyKey": idempotency_key,
+        "content": content,
+        "parentId": parent_id,
+    }
     return create(request=request)

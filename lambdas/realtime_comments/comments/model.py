@@ -1,4 +1,10 @@
-"""The comment as the contract shows it: {id, postId, content, userId, createdAt, seq, updatedAt?}."""
+"""The comment as the contract shows it: {id, postId, content, userId, createdAt, seq, updatedAt?,
+parentId?, deleted?} (docs/contract.md, "Replies").
+
+Two attributes of the stored item are bookkeeping, never shown: `replyCount` on a comment that was
+replied to (how many replies claimed it; a deleted comment with replies becomes a tombstone), and
+`parentUserId` on a reply (the parent's author, whom the notifier tells).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ class Comment:
     user_id: str
     created_at: str
     updated_at: str | None = None
+    parent_id: str | None = None
+    deleted: bool = False
+    reply_count: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Comment:
@@ -29,6 +38,9 @@ class Comment:
             user_id=str(item.get("userId", "")),
             created_at=str(item.get("createdAt", "")),
             updated_at=str(item["updatedAt"]) if item.get("updatedAt") else None,
+            parent_id=str(item["parentId"]) if item.get("parentId") else None,
+            deleted=bool(item.get("deleted", False)),
+            reply_count=int(item.get("replyCount", 0)),
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -47,4 +59,8 @@ class Comment:
         }
         if self.updated_at:
             body["updatedAt"] = self.updated_at
+        if self.parent_id:
+            body["parentId"] = self.parent_id
+        if self.deleted:
+            body["deleted"] = True
         return body

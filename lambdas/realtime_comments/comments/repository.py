@@ -13,6 +13,8 @@ from realtime_comments.serialization import from_attributes, to_attributes
 
 COUNTER_SEQ = 0
 BY_COMMENT_ID_INDEX = "byCommentId"
+REPLY_COUNT_ATTRIBUTE = "replyCount"
+PARENT_USER_ATTRIBUTE = "parentUserId"
 
 
 class CommentConflict(RuntimeError):
@@ -35,12 +37,19 @@ class CommentsRepository:
         )
         return int(response["Attributes"]["lastSeq"]["N"])
 
-    def insert(self, comment: Comment) -> None:
-        """Write a new comment; the condition guards against ever overwriting a seq."""
+    def insert(self, comment: Comment, parent_user_id: str | None = None) -> None:
+        """Write a new comment; the condition guards against ever overwriting a seq.
+
+        A reply also stores its parent's author (`parentUserId`), so that the notifier, reading
+        the stream, knows whom to tell without reading the parent again.
+        """
+        item = comment.to_item()
+        if parent_user_id is not None:
+            item[PARENT_USER_ATTRIBUTE] = parent_user_id
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_attributes(comment.to_item()),
+                Item=to_attributes(item),
                 ConditionExpression="attribute_not_exists(postId)",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -58,8 +67,8 @@ class CommentsRepository:
         newest.reverse()
         return newest, len(items) > limit
 
-    def find_by_id(self, post_id: str, comment_id: str) -> Comment | None:
-        """Find a comment by id: the LSI gives its seq (strongly consistent), then a GetItem."""
+    def seq_of(self, post_id: str, comment_id: str) -> int | None:
+        """The seq of a comment by id, from the LSI (strongly consistent), or None."""
         response = self.client.query(
             TableName=self.table_name,
             IndexName=BY_COMMENT_ID_INDEX,
@@ -68,9 +77,38 @@ class CommentsRepository:
             ConsistentRead=True,
         )
         items = response.get("Items") or []
-        if not items:
+        return int(items[0]["seq"]["N"]) if items else None
+
+    def claim_parent(self, post_id: str, comment_id: str) -> Comment | None:
+        """Count one more reply on a live comment of this post and return it, or None when there
+        is no such comment (unknown id, another post's, or a tombstone).
+
+        The claim is what makes a later delete keep the comment as a tombstone: a delete that
+        races it either removes the comment first (then this condition fails and the reply is
+        refused) or sees the count and leaves a tombstone.
+        """
+        seq = self.seq_of(post_id, comment_id)
+        if seq is None:
             return None
-        seq = int(items[0]["seq"]["N"])
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=to_attributes({"postId": post_id, "seq": seq}),
+                UpdateExpression="ADD #replies :one",
+                ConditionExpression="id = :id AND attribute_not_exists(deleted)",
+                ExpressionAttributeNames={"#replies": REPLY_COUNT_ATTRIBUTE},
+                ExpressionAttributeValues=to_attributes({":one": 1, ":id": comment_id}),
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return Comment.from_item(from_attributes(response["Attributes"]))
+
+    def find_by_id(self, post_id: str, comment_id: str) -> Comment | None:
+        """Find a comment by id: the LSI gives its seq (strongly consistent), then a GetItem."""
+        seq = self.seq_of(post_id, comment_id)
+        if seq is None:
+            return None
         found = self.client.get_item(
             TableName=self.table_name,
             Key=to_attributes({"postId": post_id, "seq": seq}),
@@ -85,7 +123,7 @@ class CommentsRepository:
                 TableName=self.table_name,
                 Key=to_attributes({"postId": comment.post_id, "seq": comment.seq}),
                 UpdateExpression="SET content = :content, updatedAt = :updated",
-                ConditionExpression="id = :id AND userId = :user",
+                ConditionExpression="id = :id AND userId = :user AND attribute_not_exists(deleted)",
                 ExpressionAttributeValues=to_attributes(
                     {":content": content, ":updated": updated_at, ":id": comment.id, ":user": comment.user_id}
                 ),
@@ -96,13 +134,44 @@ class CommentsRepository:
         return Comment.from_item(from_attributes(response["Attributes"]))
 
     def delete(self, comment: Comment) -> None:
-        """Hard delete (the stream's REMOVE becomes `comment.deleted`)."""
+        """Hard delete of a comment nobody replied to (the stream's REMOVE becomes
+        `comment.deleted`). Raises CommentConflict if it changed, went, or was replied to since
+        it was read."""
         try:
             self.client.delete_item(
                 TableName=self.table_name,
                 Key=to_attributes({"postId": comment.post_id, "seq": comment.seq}),
-                ConditionExpression="id = :id AND userId = :user",
-                ExpressionAttributeValues=to_attributes({":id": comment.id, ":user": comment.user_id}),
+                ConditionExpression=(
+                    "id = :id AND userId = :user AND attribute_not_exists(deleted)"
+                    " AND (attribute_not_exists(#replies) OR #replies = :zero)"
+                ),
+                ExpressionAttributeNames={"#replies": REPLY_COUNT_ATTRIBUTE},
+                ExpressionAttributeValues=to_attributes(
+                    {":id": comment.id, ":user": comment.user_id, ":zero": 0}
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise CommentConflict(f"comment {comment.id} changed or was deleted") from exc
+
+    def tombstone(self, comment: Comment, deleted_at: str) -> None:
+        """Turn a comment that has replies into a tombstone: empty content, `deleted` set, the
+        rest kept so its replies keep their parent (the stream's MODIFY becomes `comment.deleted`
+        with the tombstone)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_attributes({"postId": comment.post_id, "seq": comment.seq}),
+                UpdateExpression="SET content = :empty, deleted = :true, updatedAt = :at",
+                ConditionExpression="id = :id AND userId = :user AND attribute_not_exists(deleted)",
+                ExpressionAttributeValues=to_attributes(
+                    {
+                        ":empty": "",
+                        ":true": True,
+                        ":at": deleted_at,
+                        ":id": comment.id,
+                        ":user": comment.user_id,
+                    }
+                ),
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise CommentConflict(f"comment {comment.id} changed or was deleted") from exc

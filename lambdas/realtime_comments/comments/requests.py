@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, field_validator
 from realtime_comments.comments.model import MAX_CONTENT_LENGTH
 from realtime_comments.validation import text_problem
@@ -27,3 +29,13 @@ class CommentContent(BaseModel):
             # Refused here, before anything is written: the post's seq counter does not move.
             raise ValueError(problem)
         return value
+
+
+class NewComment(CommentContent):
+    """Body of POST: {"content": "...", "parentId"?: "..."}.
+
+    `parentId` is taken as any JSON value here and checked by the service, so that a malformed
+    one is `INVALID_PARENT` like an unknown one, not a generic validation error.
+    """
+
+    parentId: Any = None  # noqa: N815 - the contract's field name

@@ -9,7 +9,7 @@ from realtime_comments.comments.cursor import decode_cursor, encode_cursor
 from realtime_comments.comments.model import Comment
 from realtime_comments.comments.repository import CommentConflict, CommentsRepository
 from realtime_comments.envelope import utc_timestamp
-from realtime_comments.validation import validate_text
+from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_text
 
 MAX_PAGE_SIZE = 100
 
@@ -20,6 +20,10 @@ class CommentNotFound(LookupError):
 
 class NotCommentAuthor(PermissionError):
     pass
+
+
+class InvalidParent(ValueError):
+    """`parentId` names no live comment of the post (or is malformed); nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,32 @@ class CommentPage:
         }
 
 
-def create_comment(repository: CommentsRepository, post_id: str, user_id: str, content: str) -> Comment:
+def parent_id_of(value: object) -> str | None:
+    """The body's `parentId` (absent or null: a top-level comment); malformed is InvalidParent."""
+    if value is None:
+        return None
+    try:
+        return validate_comment_id(value)
+    except InvalidParameter as exc:
+        raise InvalidParent(f"parentId is malformed: {exc}") from exc
+
+
+def create_comment(
+    repository: CommentsRepository, post_id: str, user_id: str, content: str, parent_id: str | None = None
+) -> Comment:
     """Reserve the next seq atomically, then write the comment under it.
 
-    Text that cannot be stored is refused first (InvalidParameter), so a refused comment never
-    uses up a seq and leaves no gap in the post's sequence.
+    Text that cannot be stored is refused first (InvalidParameter), and so is a reply whose
+    parent is not a live comment of the post (InvalidParent), so a refused comment never uses up
+    a seq and leaves no gap in the post's sequence.
     """
     validate_text(content, "content")
+    parent_user_id = None
+    if parent_id is not None:
+        parent = repository.claim_parent(post_id, parent_id)
+        if parent is None:
+            raise InvalidParent(f"parentId {parent_id} is not a comment of post {post_id}")
+        parent_user_id = parent.user_id
     seq = repository.next_seq(post_id)
     comment = Comment(
         id=str(uuid.uuid4()),
@@ -52,8 +75,9 @@ def create_comment(repository: CommentsRepository, post_id: str, user_id: str, c
         content=content,
         user_id=user_id,
         created_at=utc_timestamp(),
+        parent_id=parent_id,
     )
-    repository.insert(comment)
+    repository.insert(comment, parent_user_id=parent_user_id)
     return comment
 
 
@@ -74,7 +98,7 @@ def list_comments(
 
 def _owned_comment(repository: CommentsRepository, post_id: str, comment_id: str, user_id: str) -> Comment:
     comment = repository.find_by_id(post_id, comment_id)
-    if comment is None:
+    if comment is None or comment.deleted:
         raise CommentNotFound(f"comment {comment_id} not found")
     if comment.user_id != user_id:
         raise NotCommentAuthor("only the author may change this comment")
@@ -94,8 +118,19 @@ def update_comment(
 
 
 def delete_comment(repository: CommentsRepository, post_id: str, comment_id: str, user_id: str) -> None:
+    """A comment nobody replied to goes; one with replies becomes a tombstone so they keep their
+    parent. A reply that lands between the read and the delete makes the delete a tombstone."""
     comment = _owned_comment(repository, post_id, comment_id, user_id)
     try:
-        repository.delete(comment)
+        if comment.reply_count == 0:
+            try:
+                repository.delete(comment)
+                return
+            except CommentConflict:
+                comment = _owned_comment(repository, post_id, comment_id, user_id)
+            if comment.reply_count == 0:  # it was edited in between, not replied to
+                repository.delete(comment)
+                return
+        repository.tombstone(comment, utc_timestamp())
     except CommentConflict as exc:
         raise CommentNotFound(f"comment {comment_id} not found") from exc
