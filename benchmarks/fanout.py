@@ -4,7 +4,8 @@
   paginated Query on ``byPost``) then ``delivery.fan_out`` (inline, concurrent, 410 cleanup, 429
   retry) with WEBSOCKET_CALLBACK_URL pointing at the sink; the broadcaster's per-record function
   is used instead when ``realtime_comments.broadcasting`` provides one.
-* prototype: the same Query, then the asyncio delivery loop of ``benchmarks/fast_transport.py``.
+* candidate: the same ``delivery.deliver`` with a urllib3 pool instead of the project's HTTP/1.1
+  client (``benchmarks/transport_candidates.py``), the transport issue 12 weighed against it.
 * baseline: the reference design (``benchmarks/baseline.py``): Scan + one-by-one boto3 sends.
 
 Every run checks in the sink that every recipient got the message exactly once.
@@ -99,23 +100,24 @@ def _project_send(concurrency: int | None = None) -> tuple[str, Callable[[list[s
     return f"ours: Query byPost + fan_out ({settings.send_concurrency} threads{deployed})", send
 
 
-def _prototype_send(concurrency: int = 128) -> tuple[str, Callable[[list[str], str], Any]]:
+def _urllib3_send(concurrency: int) -> tuple[str, Callable[[list[str], str], Any]]:
     from realtime_comments import aws_clients
     from realtime_comments.connections import ConnectionsRepository
+    from realtime_comments.delivery import deliver
     from realtime_comments.settings import Settings
 
-    from benchmarks.fast_transport import deliver_async
+    from benchmarks.transport_candidates import Urllib3Transport
 
     settings = Settings.from_env()
     repo = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-    signer = aws_clients.connections_transport(settings)
+    transport = Urllib3Transport(aws_clients.connections_transport(settings), concurrency)
 
     def send(ids: list[str], message: str) -> Any:
-        return deliver_async(
-            message, ids, signer=signer, on_gone=repo.delete_connection, concurrency=concurrency
+        return deliver(
+            message, ids, transport=transport, on_gone=repo.delete_connection, concurrency=concurrency
         )
 
-    return f"prototype: Query byPost + asyncio deliver ({concurrency} streams)", send
+    return f"candidate: urllib3 pool + same signing ({concurrency} threads)", send
 
 
 def _check_text(check: dict[str, int]) -> str:
@@ -132,7 +134,7 @@ def run(
     baseline_n: int = 1_000,
     latency_ms: float = 10.0,
     rate: float = 10_000.0,
-    prototype: bool = True,
+    candidate: bool = True,
     repeats: int = 3,
     log: Callable[[str], None] = print,
 ) -> tuple[list[Row], dict[str, Any]]:
@@ -174,9 +176,9 @@ def run(
         )
 
         lookup = _lookup_fn()
-        senders = [_project_send(EARLIER_SEND_CONCURRENCY), _project_send(DEPLOYED_SEND_CONCURRENCY)]
-        if prototype:
-            senders.append(_prototype_send())
+        senders = [_project_send(DEPLOYED_SEND_CONCURRENCY)]
+        if candidate:
+            senders.append(_urllib3_send(DEPLOYED_SEND_CONCURRENCY))
         for n in ns:
             floor = n / rate
             base_at_n = per_msg * n
@@ -217,6 +219,7 @@ def run(
                     throttled[label] += sink.stats()["throttled"]
                     if label not in checks or not check["ok"]:
                         checks[label] = check
+            ours_cpu_us = median(cpus[senders[0][0]]) / n * 1e6
             for label, _ in senders:
                 send_s = median(sends[label])
                 cpu_us = median(cpus[label]) / n * 1e6
@@ -278,6 +281,25 @@ def run(
                             f"sender CPU {cpu_us:.0f} us/msg; {throttled[label]} x 429 retried; "
                             f"load avg {os.getloadavg()[0]:.1f}"
                         ),
+                    )
+                )
+                is_ours = label == senders[0][0]
+                rows.append(
+                    Row(
+                        "fan-out",
+                        "  CPU per delivered message (sender process)",
+                        n,
+                        cpu_us / 1e6,
+                        x_baseline=cpu_us / ours_cpu_us if not is_ours else 1.0,
+                        target="<=120 us/msg" if is_ours and n >= 10_000 else "",
+                        met=("yes" if cpu_us <= 120 else "no") if is_ours and n >= 10_000 else "",
+                        note=f"{cpu_us:.0f} us/msg"
+                        + (
+                            ""
+                            if is_ours
+                            else f" = {cpu_us / ours_cpu_us:.1f}x ours (the reference in this run)"
+                        )
+                        + "; process CPU (all threads) / N, median of the sends",
                     )
                 )
     return rows, raw

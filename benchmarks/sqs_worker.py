@@ -6,9 +6,6 @@ deletes the messages the handler did not report in ``batchItemFailures``, and ex
 when the queue has stayed empty for ``--idle-exit`` seconds after the first message, or at
 ``--deadline``.
 
-``--delivery prototype`` swaps the handler's ``deliver`` for the asyncio prototype
-(``benchmarks/fast_transport.py``) to measure the proposed change inside the real handler.
-
 Run by ``benchmarks/sqs_fanout.py``; prints ``READY`` once warm and one JSON line at the end.
 """
 
@@ -24,7 +21,6 @@ import time
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queue-url", required=True)
-    parser.add_argument("--delivery", choices=("project", "prototype"), default="project")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--idle-exit", type=float, default=2.0)
     parser.add_argument("--deadline", type=float, default=300.0)
@@ -41,27 +37,6 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.events import FakeContext, sqs_record
 
     handler_module = __import__("handlers.fanout_worker", fromlist=["handler"])
-    if args.delivery == "prototype":
-        from realtime_comments import aws_clients
-        from realtime_comments.connections import ConnectionsRepository
-        from realtime_comments.settings import Settings
-
-        from benchmarks.fast_transport import deliver_async
-
-        settings = Settings.from_env()
-        signer = aws_clients.connections_transport(settings)
-        repo = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-
-        def deliver(message, connection_ids, *, settings=None, **_):  # noqa: ANN001, ANN202
-            return deliver_async(
-                message,
-                connection_ids,
-                signer=signer,
-                on_gone=repo.delete_connection,
-                concurrency=(settings or Settings.from_env()).send_concurrency,
-            )
-
-        handler_module.deliver = deliver
     sqs = boto3.client("sqs", region_name="us-east-1")
     # Warm the container: clients, connection pools, imports (cold start is benchmark 4).
     warm = json.dumps(

@@ -3,9 +3,10 @@
 Two interchangeable transports:
 - `SignedHttpTransport` (the default): signs with botocore's credentials and SigV4 rules but
   precomputes what is the same for every recipient (signing key, payload hash) and reuses
-  keep-alive connections from its own pool. A boto3 `post_to_connection` call costs ~1 ms of CPU
-  (serialization, event hooks, endpoint rules, signing); under the GIL that caps one process near
-  1,000 sends/s, far below API Gateway's 10,000/s. This path costs about a tenth of that.
+  keep-alive connections of its own bounded HTTP/1.1 client (`http1.py`). A boto3
+  `post_to_connection` call costs ~1 ms of CPU (serialization, event hooks, endpoint rules,
+  signing) and a urllib3 pool with the same signing ~4x this path (`make bench`, `transport` rows);
+  under the GIL that caps one process far below API Gateway's 10,000 sends/s.
 - `Boto3Transport`: wraps an `apigatewaymanagementapi` client (handy for callers that already
   have one, and for comparison in the benchmarks).
 Both raise `SendError` with the HTTP status and the error code, which `retry.classify` reads.
@@ -16,10 +17,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import queue
-import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import ClientError
 from botocore.utils import normalize_url_path
+from realtime_comments.delivery.http1 import KeepAliveConnection
 from realtime_comments.delivery.pace import SendPace
 
 _SERVICE = "execute-api"
@@ -60,7 +61,7 @@ class Boto3Transport:
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode("utf-8"), "sha256")
 
 
 class _SigningContext:
@@ -96,12 +97,15 @@ class SignedHttpTransport:
         self.host = parts.hostname or ""
         self.port = parts.port
         self.base_path = parts.path
+        self._path_prefix = f"{self.base_path}/@connections/"
+        self._canonical_prefix = quote(normalize_url_path(self._path_prefix + "x"), safe="/~")[:-1]
         self.region = region
         self.credentials_provider = credentials_provider
         self.timeout = timeout
         self.clock = clock
         self._ssl_context = ssl.create_default_context() if self.scheme == "https" else None
-        self._connections: queue.LifoQueue[_KeepAliveConnection] = queue.LifoQueue()
+        # Idle keep-alive connections; deque.append/pop are atomic, so no lock is needed.
+        self._connections: deque[KeepAliveConnection] = deque()
         self._signing: _SigningContext | None = None
         self._payload_hashes: dict[int, tuple[bytes, str]] = {}
         self.pace = SendPace()
@@ -122,40 +126,42 @@ class SignedHttpTransport:
     def path_for(self, connection_id: str) -> str:
         return f"{self.base_path}/@connections/{quote(connection_id, safe='-_.~')}"
 
+    def _canonical_path(self, path: str, connection_id: str) -> str:
+        """SigV4's canonical URI (botocore encodes the path once more for execute-api)."""
+        quoted_id = path[len(self._path_prefix) :]
+        if quoted_id in (".", ".."):  # a dot segment: let botocore's normalization decide
+            return quote(normalize_url_path(path), safe="/~")
+        # The quoted id holds only unreserved characters and %XX: encoding it again touches only "%".
+        return self._canonical_prefix + quoted_id.replace("%", "%25")
+
     def signed_headers(self, connection_id: str, data: bytes) -> tuple[str, dict[str, str]]:
         """The request path and headers, signed as botocore's SigV4Auth would sign them."""
         signing = self._signing_context()
         path = self.path_for(connection_id)
         payload_hash = self._payload_hash(data)
-        headers = {"host": self.netloc, "x-amz-date": signing.amz_date}
+        if signing.token:
+            names = "host;x-amz-date;x-amz-security-token"
+            canonical_headers = (
+                f"host:{self.netloc}\nx-amz-date:{signing.amz_date}\nx-amz-security-token:{signing.token}\n"
+            )
+        else:
+            names = "host;x-amz-date"
+            canonical_headers = f"host:{self.netloc}\nx-amz-date:{signing.amz_date}\n"
+        canonical_path = self._canonical_path(path, connection_id)
+        canonical = f"POST\n{canonical_path}\n\n{canonical_headers}\n{names}\n{payload_hash}"
+        string_to_sign = (
+            f"AWS4-HMAC-SHA256\n{signing.amz_date}\n{signing.scope}\n"
+            f"{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
+        signature = hmac.digest(signing.signing_key, string_to_sign.encode(), "sha256").hex()
+        headers = {"Host": self.netloc, "x-amz-date": signing.amz_date}
         if signing.token:
             headers["x-amz-security-token"] = signing.token
-        names = sorted(headers)
-        canonical = "\n".join(
-            [
-                "POST",
-                quote(normalize_url_path(path), safe="/~"),
-                "",
-                "".join(f"{name}:{headers[name]}\n" for name in names),
-                ";".join(names),
-                payload_hash,
-            ]
-        )
-        string_to_sign = "\n".join(
-            [
-                "AWS4-HMAC-SHA256",
-                signing.amz_date,
-                signing.scope,
-                hashlib.sha256(canonical.encode()).hexdigest(),
-            ]
-        )
-        signature = hmac.new(signing.signing_key, string_to_sign.encode(), hashlib.sha256).hexdigest()
         headers["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={signing.access_key}/{signing.scope}, "
-            f"SignedHeaders={';'.join(names)}, Signature={signature}"
+            f"SignedHeaders={names}, Signature={signature}"
         )
         headers["Content-Type"] = "application/octet-stream"
-        headers["Host"] = headers.pop("host")
         return path, headers
 
     def _payload_hash(self, data: bytes) -> str:
@@ -166,127 +172,61 @@ class SignedHttpTransport:
         self._payload_hashes = {id(data): (data, digest)}  # one message per batch: keep only the last
         return digest
 
-    def _new_connection(self) -> _KeepAliveConnection:
-        return _KeepAliveConnection(
+    def _new_connection(self) -> KeepAliveConnection:
+        return KeepAliveConnection(
             self.host, self.port or (443 if self._ssl_context else 80), self._ssl_context, self.timeout
         )
 
     def post(self, connection_id: str, data: bytes) -> None:
         cpu_started = time.thread_time()
         path, headers = self.signed_headers(connection_id, data)
-        head = "".join(
-            [
-                f"POST {path} HTTP/1.1\r\n",
-                *(f"{name}: {value}\r\n" for name, value in headers.items()),
-                f"Content-Length: {len(data)}\r\n\r\n",
-            ]
-        ).encode("latin-1")
+        request = (
+            f"POST {path} HTTP/1.1\r\n"
+            + "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+            + f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode("latin-1") + data
         try:
-            connection = self._connections.get_nowait()
-            reused = True
-        except queue.Empty:
+            connection, reused = self._connections.pop(), True
+        except IndexError:
             connection, reused = self._new_connection(), False
+        sent = time.perf_counter()
         try:
-            sent = time.perf_counter()
-            status, error_type, body, keep_alive = connection.round_trip(head + data)
-            round_trip = time.perf_counter() - sent
+            response = connection.round_trip(request)
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             connection.close()
             if not reused:
                 raise
             # A pooled keep-alive socket the server had already closed: nothing was processed.
             connection = self._new_connection()
+            sent = time.perf_counter()
             try:
-                sent = time.perf_counter()
-                status, error_type, body, keep_alive = connection.round_trip(head + data)
-                round_trip = time.perf_counter() - sent
+                response = connection.round_trip(request)
             except BaseException:
                 connection.close()
                 raise
         except BaseException:
             connection.close()
             raise
-        if keep_alive:
-            self._connections.put(connection)
+        round_trip = time.perf_counter() - sent
+        if response.keep_alive:
+            self._connections.append(connection)
         else:
             connection.close()
         self.pace.record(round_trip, time.thread_time() - cpu_started)
-        if status >= 300:
-            raise SendError(status, _error_code(status, error_type), body[:200].decode("utf-8", "replace"))
+        if response.status >= 300:
+            raise SendError(
+                response.status,
+                _error_code(response.status, response.error_type),
+                response.body[:200].decode("utf-8", "replace"),
+            )
 
     def close(self) -> None:
+        """Close every idle connection (after a SnapStart restore, or when done)."""
         while True:
             try:
-                self._connections.get_nowait().close()
-            except queue.Empty:
+                self._connections.pop().close()
+            except IndexError:
                 return
-
-
-class _KeepAliveConnection:
-    """A minimal HTTP/1.1 keep-alive client: one write per request and a lean response parser.
-
-    http.client writes headers and body separately and parses headers with the email package;
-    at thousands of sends per second that overhead dominates the CPU time of a fan-out.
-    """
-
-    _MAX_LINE = 65536
-
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, timeout: float) -> None:
-        sock = socket.create_connection((host, port), timeout=timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = tls.wrap_socket(sock, server_hostname=host) if tls else sock
-        self.reader = self.sock.makefile("rb")
-
-    def round_trip(self, request: bytes) -> tuple[int, str, bytes, bool]:
-        """Send one request; return (status, x-amzn-ErrorType, body, keep the connection)."""
-        self.sock.sendall(request)
-        status_line = self.reader.readline(self._MAX_LINE)
-        if not status_line:
-            raise http.client.RemoteDisconnected("connection closed before the response")
-        parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-            raise http.client.BadStatusLine(status_line.decode("latin-1", "replace"))
-        status = int(parts[1])
-        headers: dict[bytes, bytes] = {}
-        while True:
-            line = self.reader.readline(self._MAX_LINE)
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        keep_alive = headers.get(b"connection", b"").lower() != b"close" and parts[0] != b"HTTP/1.0"
-        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            body = self._read_chunked()
-        elif b"content-length" in headers:
-            body = self._read_exactly(int(headers[b"content-length"]))
-        elif status in (204, 304) or status < 200:
-            body = b""
-        else:
-            body, keep_alive = self.reader.read(), False
-        return status, headers.get(b"x-amzn-errortype", b"").decode("latin-1"), body, keep_alive
-
-    def _read_exactly(self, size: int) -> bytes:
-        body = self.reader.read(size)
-        if len(body) < size:
-            raise http.client.IncompleteRead(body, size - len(body))
-        return body
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        while True:
-            size = int(self.reader.readline(self._MAX_LINE).split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while self.reader.readline(self._MAX_LINE) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            chunks.append(self._read_exactly(size))
-            self.reader.readline(self._MAX_LINE)
-
-    def close(self) -> None:
-        try:
-            self.reader.close()
-        finally:
-            self.sock.close()
 
 
 def _error_code(status: int, error_type: str) -> str:
