@@ -145,6 +145,7 @@ def _table_specs(connections: str, comments: str, idempotency: str) -> list[dict
                 {"AttributeName": "connectionId", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
                 {"AttributeName": "postId", "AttributeType": "S"},
+                {"AttributeName": "connectedUserId", "AttributeType": "S"},
             ],
             "GlobalSecondaryIndexes": [
                 {
@@ -154,7 +155,15 @@ def _table_specs(connections: str, comments: str, idempotency: str) -> list[dict
                         {"AttributeName": "connectionId", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
+                },
+                {
+                    "IndexName": "byUser",
+                    "KeySchema": [
+                        {"AttributeName": "connectedUserId", "KeyType": "HASH"},
+                        {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
             ],
         },
         {

@@ -150,7 +150,7 @@ def apply_nag_suppressions(stack: RealtimeCommentsStack) -> None:
 
     # DynamoDB point-in-time recovery.
     if not config.point_in_time_recovery:
-        for table in (stack.connections.table, stack.comments.table):
+        for table in (stack.connections.table, stack.comments.table, stack.notifications.table):
             if isinstance(table, dynamodb.Table):
                 _ack(table, "DDB3", "DDB3[stage]")
     _ack(stack.api.idempotency_table, "DDB3", "DDB3[idempotency]")

@@ -21,6 +21,7 @@ from .realtime_constructs import (
     Identity,
     Monitoring,
     MonitoringThresholds,
+    NotificationsStore,
     TableOptions,
     UserPoolOptions,
     WebSocketApi,
@@ -37,6 +38,7 @@ STATEFUL_LOGICAL_IDS = {
     "connections_table": "ConnectionsTable",
     "comments_table": "CommentsTable",
     "idempotency_table": "IdempotencyTable",
+    "notifications_table": "NotificationsTable",
     "user_pool": "UserPool",
 }
 
@@ -65,6 +67,12 @@ class RealtimeCommentsStack(Stack):
 
         self.connections = ConnectionsStore(self, "Connections", table_options=table_options)
         self.comments = CommentsStore(self, "Comments", table_options=table_options)
+        self.notifications = NotificationsStore(
+            self,
+            "Notifications",
+            retention=Duration.days(config.notification_ttl_days),
+            table_options=table_options,
+        )
         self.identity = Identity(
             self,
             "Identity",
@@ -102,6 +110,7 @@ class RealtimeCommentsStack(Stack):
             connections_table=self.connections.table,
             websocket_callback_url=self.websocket.callback_url,
             grant_manage_connections=self.websocket.grant_manage_connections,
+            notifications=self.notifications,
             options=BroadcasterOptions(
                 fanout_inline_limit=config.fanout.inline_limit,
                 fanout_batch_size=config.fanout.batch_size,
@@ -119,6 +128,7 @@ class RealtimeCommentsStack(Stack):
             websocket_callback_url=self.websocket.callback_url,
             send_connections_grant=self.websocket.grant_manage_connections,
             fanout_queue=self.broadcaster.fanout_queue,
+            notifications=self.notifications,
             idempotency_table_options=TableOptions(
                 # Idempotency records expire within hours: nothing worth retaining or restoring.
                 removal_policy=RemovalPolicy.DESTROY if not config.is_prod else RemovalPolicy.RETAIN,
@@ -144,8 +154,16 @@ class RealtimeCommentsStack(Stack):
                 "StreamBroadcaster": self.broadcaster.stream_function,
                 "FanoutWorker": self.broadcaster.fanout_function,
                 "BroadcastEndpoint": self.api.broadcast_function,
+                **(
+                    {"Notifier": self.broadcaster.notify_function} if self.broadcaster.notify_function else {}
+                ),
             },
-            stream_functions={"StreamBroadcaster": self.broadcaster.stream_function},
+            stream_functions={
+                "StreamBroadcaster": self.broadcaster.stream_function,
+                **(
+                    {"Notifier": self.broadcaster.notify_function} if self.broadcaster.notify_function else {}
+                ),
+            },
             http_apis={"HttpApi": self.api.http_api},
             dead_letter_queues={
                 name: queue
@@ -165,6 +183,7 @@ class RealtimeCommentsStack(Stack):
                 self.api.broadcast_function,
                 self.broadcaster.stream_function,
                 self.broadcaster.fanout_function,
+                *(fn for fn in (self.broadcaster.notify_function, self.api.notifications_function) if fn),
             ],
             thresholds=MonitoringThresholds(
                 function_errors=thresholds.broadcaster_errors,
@@ -187,6 +206,7 @@ class RealtimeCommentsStack(Stack):
             STATEFUL_LOGICAL_IDS["connections_table"]: self.connections.table,
             STATEFUL_LOGICAL_IDS["comments_table"]: self.comments.table,
             STATEFUL_LOGICAL_IDS["idempotency_table"]: self.api.idempotency_table,
+            STATEFUL_LOGICAL_IDS["notifications_table"]: self.notifications.table,
             STATEFUL_LOGICAL_IDS["user_pool"]: self.identity.user_pool,
         }
         for logical_id, resource in pins.items():

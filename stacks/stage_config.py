@@ -73,6 +73,8 @@ class StageConfig:
     allowed_origins: tuple[str, ...]
     connection_ttl_seconds: int = 86_400
     comments_page_size: int = 50
+    # How long a reply notification lives (the notifications table's TTL).
+    notification_ttl_days: int = 30
     alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     fanout: FanoutSettings = field(default_factory=FanoutSettings)
     log_level: str = "INFO"
@@ -92,6 +94,8 @@ class StageConfig:
             raise ValueError(f"unknown stage {self.name!r}; expected one of {STAGES}")
         if self.connection_ttl_seconds <= 0:
             raise ValueError("connection_ttl_seconds must be positive")
+        if self.notification_ttl_days <= 0:
+            raise ValueError("notification_ttl_days must be positive")
         if not 1 <= self.comments_page_size <= 200:
             raise ValueError("comments_page_size must be between 1 and 200")
         if not self.allowed_origins:

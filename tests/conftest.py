@@ -90,7 +90,8 @@ def sqs_client(aws_env: str) -> Any:
 
 
 def create_connections_table(client: Any, name: str) -> None:
-    """docs/design.md: connectionId + sk, TTL expiresAt, sparse GSI byPost (postId, connectionId)."""
+    """docs/design.md: connectionId + sk, TTL expiresAt, sparse GSIs byPost (postId, connectionId)
+    and byUser (connectedUserId, connectionId)."""
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -98,6 +99,7 @@ def create_connections_table(client: Any, name: str) -> None:
             {"AttributeName": "connectionId", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "postId", "AttributeType": "S"},
+            {"AttributeName": "connectedUserId", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "connectionId", "KeyType": "HASH"},
@@ -111,7 +113,15 @@ def create_connections_table(client: Any, name: str) -> None:
                     {"AttributeName": "connectionId", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            },
+            {
+                "IndexName": "byUser",
+                "KeySchema": [
+                    {"AttributeName": "connectedUserId", "KeyType": "HASH"},
+                    {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
     client.update_time_to_live(
@@ -160,12 +170,32 @@ def create_idempotency_table(client: Any, name: str) -> None:
     )
 
 
+def create_notifications_table(client: Any, name: str) -> None:
+    """docs/design.md: userId + id, TTL expiresAt."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "userId", "AttributeType": "S"},
+            {"AttributeName": "id", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "userId", "KeyType": "HASH"},
+            {"AttributeName": "id", "KeyType": "RANGE"},
+        ],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+    )
+
+
 @dataclass(frozen=True)
 class Tables:
     connections: str
     comments: str
     idempotency: str
     client: Any
+    notifications: str = ""
 
     def scan(self, table: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -187,7 +217,7 @@ class Tables:
         key = json.dumps
         return {
             name: sorted(self.scan(name), key=lambda item: key(item, sort_keys=True))
-            for name in (self.connections, self.comments, self.idempotency)
+            for name in (self.connections, self.comments, self.idempotency, self.notifications)
         }
 
 
@@ -199,6 +229,8 @@ def handler_environment(
         "CONNECTIONS_TABLE_NAME": tables.connections,
         "COMMENTS_TABLE_NAME": tables.comments,
         "IDEMPOTENCY_TABLE_NAME": tables.idempotency,
+        "NOTIFICATIONS_TABLE_NAME": tables.notifications,
+        "NOTIFICATION_TTL_SECONDS": str(30 * 86400),
         "WEBSOCKET_CALLBACK_URL": callback_url,
         "CONNECTION_TTL_SECONDS": "86400",
         "COMMENTS_PAGE_SIZE": "50",
@@ -224,11 +256,13 @@ def tables(dynamodb_client: Any) -> Tables:
         connections=f"connections-{suffix}",
         comments=f"comments-{suffix}",
         idempotency=f"idempotency-{suffix}",
+        notifications=f"notifications-{suffix}",
         client=dynamodb_client,
     )
     create_connections_table(dynamodb_client, names.connections)
     create_comments_table(dynamodb_client, names.comments)
     create_idempotency_table(dynamodb_client, names.idempotency)
+    create_notifications_table(dynamodb_client, names.notifications)
     return names
 
 

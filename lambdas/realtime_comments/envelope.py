@@ -15,6 +15,9 @@ SUBSCRIBED = "subscribed"
 UNSUBSCRIBED = "unsubscribed"
 PONG = "pong"
 ERROR = "error"
+NOTIFICATION_CREATED = "notification.created"
+PRESENCE = "presence"
+TYPING = "typing"
 
 # Types another service may send through the broadcast endpoint (docs/design.md).
 BROADCASTABLE_TYPES = frozenset({COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED, COMMENTS_LIST, TEST})

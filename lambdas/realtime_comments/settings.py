@@ -9,6 +9,7 @@ from dataclasses import dataclass
 # 128 threads x 10 ms per @connections call ~= 12,800 sends/s, above API Gateway's default account rate
 # (10,000/s), so one invocation is limited by the service rather than by its own pool.
 DEFAULT_SEND_CONCURRENCY = 128
+DEFAULT_NOTIFICATION_TTL_SECONDS = 30 * 86400
 
 
 def _int_env(name: str, default: int, minimum: int = 0) -> int:
@@ -33,6 +34,8 @@ class Settings:
     connections_table_name: str = ""
     comments_table_name: str = ""
     idempotency_table_name: str = ""
+    notifications_table_name: str = ""
+    notification_ttl_seconds: int = DEFAULT_NOTIFICATION_TTL_SECONDS
     websocket_callback_url: str = ""
     connection_ttl_seconds: int = 86400
     comments_page_size: int = 50
@@ -63,6 +66,10 @@ class Settings:
             connections_table_name=os.environ.get("CONNECTIONS_TABLE_NAME", ""),
             comments_table_name=os.environ.get("COMMENTS_TABLE_NAME", ""),
             idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
+            notifications_table_name=os.environ.get("NOTIFICATIONS_TABLE_NAME", ""),
+            notification_ttl_seconds=_int_env(
+                "NOTIFICATION_TTL_SECONDS", DEFAULT_NOTIFICATION_TTL_SECONDS, minimum=1
+            ),
             websocket_callback_url=os.environ.get("WEBSOCKET_CALLBACK_URL", "").rstrip("/"),
             connection_ttl_seconds=_int_env("CONNECTION_TTL_SECONDS", 86400, minimum=1),
             comments_page_size=_int_env("COMMENTS_PAGE_SIZE", 50, minimum=1),

@@ -14,6 +14,7 @@ from .connections_store import ConnectionsStore, TableOptions
 from .identity import HostedSignIn, Identity, OidcIssuer, UserPoolOptions
 from .lambda_defaults import DependenciesLayer, FunctionDefaults, ServiceFunction
 from .monitoring import Monitoring, MonitoringThresholds
+from .notifications_store import NotificationsStore
 from .websocket_api import WebSocketApi, WebSocketApiOptions
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Identity",
     "Monitoring",
     "MonitoringThresholds",
+    "NotificationsStore",
     "OidcIssuer",
     "ServiceFunction",
     "TableOptions",

@@ -29,3 +29,10 @@ COMMENTS_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteIte
 
 # Powertools idempotency table
 IDEMPOTENCY = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+# Notifications table
+# The notifier: a conditional PutItem per reply. Its push finds the user's connections with one
+# Query on the connections table's byUser GSI (CONNECTION_CLEANUP's Query covers it).
+NOTIFICATIONS_WRITE = ("dynamodb:PutItem",)
+# The notification routes: Query the caller's partition (list, count, mark all), UpdateItem to mark read.
+NOTIFICATIONS_READ = ("dynamodb:Query", "dynamodb:UpdateItem")

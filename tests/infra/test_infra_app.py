@@ -22,10 +22,20 @@ ALL_FUNCTION_HANDLERS = {
     "handlers.broadcast_endpoint.handler",
     "handlers.stream_broadcaster.handler",
     "handlers.fanout_worker.handler",
+    "handlers.notifier.handler",
+    "handlers.notifications_api.handler",
 }
 
 # design.md "Environment variables": what each function must receive (besides POWERTOOLS_*).
 EXPECTED_ENV = {
+    "handlers.notifier.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "SEND_CONCURRENCY",
+        "NOTIFICATIONS_TABLE_NAME",
+        "NOTIFICATION_TTL_SECONDS",
+    },
+    "handlers.notifications_api.handler": {"NOTIFICATIONS_TABLE_NAME"},
     "handlers.authorizer.handler": {"JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL", "ALLOWED_ORIGINS"},
     "handlers.ws_connect.handler": {
         "CONNECTIONS_TABLE_NAME",
@@ -85,6 +95,7 @@ STATEFUL_TYPES = {
     "ConnectionsTable": "AWS::DynamoDB::Table",
     "CommentsTable": "AWS::DynamoDB::Table",
     "IdempotencyTable": "AWS::DynamoDB::Table",
+    "NotificationsTable": "AWS::DynamoDB::Table",
     "UserPool": "AWS::Cognito::UserPool",
 }
 
@@ -120,12 +131,13 @@ def test_stateful_logical_ids(synthesized, stage):
         "ConnectionsTable",
         "CommentsTable",
         "IdempotencyTable",
+        "NotificationsTable",
     }
 
 
 def test_prod_protects_stateful_resources(synthesized):
     t = synthesized.templates["prod"]
-    for logical_id in ("ConnectionsTable", "CommentsTable"):
+    for logical_id in ("ConnectionsTable", "CommentsTable", "NotificationsTable"):
         resource = t.to_json()["Resources"][logical_id]
         assert resource["DeletionPolicy"] == "Retain"
         assert resource["UpdateReplacePolicy"] == "Retain"
@@ -145,7 +157,13 @@ def test_prod_protects_stateful_resources(synthesized):
 def test_dev_is_disposable(synthesized):
     t = synthesized.templates["dev"]
     resources = t.to_json()["Resources"]
-    for logical_id in ("ConnectionsTable", "CommentsTable", "IdempotencyTable", "UserPool"):
+    for logical_id in (
+        "ConnectionsTable",
+        "CommentsTable",
+        "IdempotencyTable",
+        "NotificationsTable",
+        "UserPool",
+    ):
         assert resources[logical_id]["DeletionPolicy"] == "Delete", logical_id
     for logical_id in ("ConnectionsTable", "CommentsTable"):
         assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is False
@@ -192,6 +210,11 @@ def test_stage_values_reach_functions(synthesized):
     assert dev["handlers.authorizer.handler"]["JWT_ISSUER"] == {"Fn::GetAtt": ["UserPool", "ProviderURL"]}
     assert dev["handlers.ws_actions.handler"]["CONNECTIONS_TABLE_NAME"] == {"Ref": "ConnectionsTable"}
     assert dev["handlers.comments_api.handler"]["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+    assert dev["handlers.notifier.handler"]["NOTIFICATIONS_TABLE_NAME"] == {"Ref": "NotificationsTable"}
+    assert dev["handlers.notifier.handler"]["NOTIFICATION_TTL_SECONDS"] == str(30 * 86400)
+    assert dev["handlers.notifications_api.handler"]["NOTIFICATIONS_TABLE_NAME"] == {
+        "Ref": "NotificationsTable"
+    }
 
 
 @pytest.mark.parametrize("stage", STAGE_NAMES)

@@ -69,7 +69,15 @@ def test_connections_store_schema(bare_stack):
                             {"AttributeName": "connectionId", "KeyType": "RANGE"},
                         ],
                         "Projection": {"ProjectionType": "KEYS_ONLY"},
-                    }
+                    },
+                    {
+                        "IndexName": "byUser",
+                        "KeySchema": [
+                            {"AttributeName": "connectedUserId", "KeyType": "HASH"},
+                            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
                 ],
             },
             # Safe default without options: keep the data.
@@ -78,6 +86,7 @@ def test_connections_store_schema(bare_stack):
         },
     )
     assert store.by_post_index_name == "byPost"
+    assert store.by_user_index_name == "byUser"
     assert store.ttl_attribute == "expiresAt"
 
 
@@ -480,7 +489,8 @@ def test_every_function_may_only_post_to_connections(synthesized):
     the code only sends (POST), so that is the only method granted."""
     for stage in ("dev", "staging", "prod"):
         granted = _manage_connections_resources(synthesized.templates[stage])
-        assert len(granted) == 5, granted  # actions, default, stream broadcaster, fan-out, broadcast
+        # actions, default, stream broadcaster, fan-out, broadcast, notifier
+        assert len(granted) == 6, granted
         for resources in granted.values():
             assert len(resources) == 1, resources
             assert f"/{stage}/POST/@connections/*" in resources[0], resources

@@ -9,12 +9,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import create_comments_table, create_connections_table, create_idempotency_table
+from tests.conftest import (
+    create_comments_table,
+    create_connections_table,
+    create_idempotency_table,
+    create_notifications_table,
+)
 
 LOGICAL_IDS = {
     "ConnectionsTable": create_connections_table,
     "CommentsTable": create_comments_table,
     "IdempotencyTable": create_idempotency_table,
+    "NotificationsTable": create_notifications_table,
 }
 
 
@@ -65,7 +71,8 @@ def test_handler_test_tables_match_the_dev_template(synthesized, logical_id: str
         assert client.time_to_live is None
 
 
-@pytest.mark.parametrize("logical_id", sorted(LOGICAL_IDS))
+# The benchmarks' in-process servers build the tables their paths touch.
+@pytest.mark.parametrize("logical_id", ["CommentsTable", "ConnectionsTable", "IdempotencyTable"])
 def test_benchmark_tables_match_the_dev_template(synthesized, logical_id: str) -> None:
     from benchmarks.servers import _table_specs
 

@@ -28,6 +28,10 @@ logger = Logger(child=True)
 CONNECTION_SK = "connection"
 SUBSCRIPTION_SK_PREFIX = "sub#"
 BY_POST_INDEX = "byPost"
+# Only connection items carry this copy of their userId, so the GSI `byUser` keyed by it is sparse:
+# a user's open connections are one Query, without their subscription items.
+BY_USER_INDEX = "byUser"
+CONNECTED_USER_ATTRIBUTE = "connectedUserId"
 # Counter and registry writes are spread over this many partitions, so that a reconnect storm
 # does not exceed DynamoDB's per-partition write rate (about 1,000 writes/s) on one hot item.
 SHARDS = 16
@@ -77,6 +81,8 @@ class ConnectionsRepository:
             "expiresAt": expires_at,
             COUNTED_ATTRIBUTE: True,
         }
+        if user_id:
+            item[CONNECTED_USER_ATTRIBUTE] = user_id
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -202,6 +208,22 @@ class ConnectionsRepository:
                 IndexName=BY_POST_INDEX,
                 KeyConditionExpression="postId = :post",
                 ExpressionAttributeValues={":post": {"S": post_id}},
+                ProjectionExpression="connectionId",
+            )
+            for item in page.get("Items", [])
+        ]
+
+    def connection_ids_of_user(self, user_id: str) -> list[str]:
+        """The ids of a user's open connections: one Query on the sparse GSI `byUser`."""
+        return [
+            item["connectionId"]["S"]
+            for page in self._paginate(
+                "query",
+                TableName=self.table_name,
+                IndexName=BY_USER_INDEX,
+                KeyConditionExpression="#user = :user",
+                ExpressionAttributeNames={"#user": CONNECTED_USER_ATTRIBUTE},
+                ExpressionAttributeValues={":user": {"S": user_id}},
                 ProjectionExpression="connectionId",
             )
             for item in page.get("Items", [])

@@ -12,9 +12,12 @@ from constructs import Construct
 
 from .. import _access as access
 from ..lambda_defaults import FunctionDefaults, ServiceFunction
+from ..notifications_store import NotificationsStore
 
 # Stream records of the per-post counter item (seq = 0) never reach the function.
 SKIP_COUNTER_ITEMS = {"dynamodb": {"Keys": {"seq": {"N": [{"anything-but": ["0"]}]}}}}
+# Only new replies (which carry their parent's author) reach the notifier.
+NEW_REPLIES = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"parentUserId": {"S": [{"exists": True}]}}}}
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,16 @@ class Broadcaster(Construct):
     :param existing_fanout_queue / existing_stream_dlq: bring your own queues (the built ones use
         SQS-managed encryption and enforce TLS).
 
+    - With ``notifications`` (a ``NotificationsStore``), ``notify_function``
+      (``handlers.notifier.handler``) is a second consumer of the same stream, filtered to new
+      replies: it stores one notification for the parent's author (conditional put, so a
+      redelivered record stores none) and pushes ``notification.created`` to that user's open
+      connections (Query on the connections table's ``byUser`` GSI). Same retry, bisect and
+      on-failure settings as the broadcaster.
+
     Attributes: ``stream_function``, ``fanout_function``, ``fanout_queue``, ``fanout_dlq``
-    (``None`` with an existing fan-out queue), ``stream_dlq``, ``stream_event_source``.
+    (``None`` with an existing fan-out queue), ``stream_dlq``, ``stream_event_source``,
+    ``notify_function`` / ``notify_event_source`` (``None`` without ``notifications``).
     """
 
     def __init__(
@@ -80,6 +91,7 @@ class Broadcaster(Construct):
         grant_manage_connections=None,
         existing_fanout_queue: sqs.IQueue | None = None,
         existing_stream_dlq: sqs.IQueue | None = None,
+        notifications: NotificationsStore | None = None,
         options: BroadcasterOptions | None = None,
         function_defaults: FunctionDefaults | None = None,
     ) -> None:
@@ -176,7 +188,40 @@ class Broadcaster(Construct):
         )
 
         self.fanout_queue.grant_send_messages(self.stream_function)
-        for fn in (self.stream_function, self.fanout_function):
+        senders = [self.stream_function, self.fanout_function]
+
+        self.notify_function: lambda_.Function | None = None
+        self.notify_event_source: sources.DynamoEventSource | None = None
+        if notifications is not None:
+            self.notify_function = ServiceFunction(
+                self,
+                "NotifyFunction",
+                handler="handlers.notifier.handler",
+                defaults=defaults,
+                description="Comments stream -> reply notifications, pushed to the user's connections",
+                timeout=opts.broadcaster_timeout,
+                environment={
+                    **fanout_env,
+                    "NOTIFICATIONS_TABLE_NAME": notifications.table.table_name,
+                    "NOTIFICATION_TTL_SECONDS": str(int(notifications.retention.to_seconds())),
+                },
+            ).function
+            self.notify_event_source = sources.DynamoEventSource(
+                comments_table,
+                starting_position=lambda_.StartingPosition.LATEST,
+                batch_size=opts.batch_size,
+                bisect_batch_on_error=True,
+                retry_attempts=opts.retry_attempts,
+                max_record_age=opts.max_record_age,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(self.stream_dlq),
+                filters=[lambda_.FilterCriteria.filter(NEW_REPLIES)],
+            )
+            self.notify_function.add_event_source(self.notify_event_source)
+            notifications.table.grant(self.notify_function, *access.NOTIFICATIONS_WRITE)
+            senders.append(self.notify_function)
+
+        for fn in senders:
             connections_table.grant(fn, *access.CONNECTION_CLEANUP)
             if grant_manage_connections is not None:
                 grant_manage_connections(fn)

@@ -9,6 +9,7 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -17,11 +18,14 @@ from .. import _access as access
 from .._access_logs import HTTP_LOG_FIELDS, AccessLogSettings
 from .._tables import TableOptions
 from ..lambda_defaults import FunctionDefaults, ServiceFunction
+from ..notifications_store import NotificationsStore
 
 COMMENTS_PATH = "/api/v1/posts/{postId}/comments"
 COMMENT_PATH = "/api/v1/posts/{postId}/comments/{commentId}"
 CONNECTIONS_PATH = "/api/v1/websocket/connections"
 BROADCAST_PATH = "/api/v1/broadcast"
+NOTIFICATIONS_PATH = "/api/v1/notifications"
+NOTIFICATIONS_READ_PATH = "/api/v1/notifications/read"
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,14 @@ class CommentsApi(Construct):
     :param fanout_queue: optional SQS fan-out queue (``Broadcaster.fanout_queue``).
     :param existing_idempotency_table / idempotency_table_options: bring the Powertools idempotency
         table (partition key ``id``, TTL ``expiration``) or build one; not both.
+    :param notifications: optional ``NotificationsStore``: adds ``GET /api/v1/notifications`` and
+        ``POST /api/v1/notifications/read`` (JWT) on ``notifications_function``
+        (``handlers.notifications_api.handler``), which reads and marks only the caller's partition.
 
     Attributes: ``http_api``, ``stage``, ``url``, ``broadcast_endpoint_url``,
     ``comments_function``, ``broadcast_function``, ``idempotency_table``, ``jwt_authorizer``,
-    ``broadcast_route``, ``access_log_group``. ``grant_invoke_broadcast(grantee)`` lets another
+    ``broadcast_route``, ``access_log_group``, ``notifications_function`` (``None`` without
+    ``notifications``). ``grant_invoke_broadcast(grantee)`` lets another
     service call the broadcast endpoint.
     """
 
@@ -87,6 +95,7 @@ class CommentsApi(Construct):
         fanout_queue: sqs.IQueue | None = None,
         existing_idempotency_table: dynamodb.ITable | None = None,
         idempotency_table_options: TableOptions | None = None,
+        notifications: NotificationsStore | None = None,
         options: CommentsApiOptions | None = None,
         function_defaults: FunctionDefaults | None = None,
     ) -> None:
@@ -200,6 +209,33 @@ class CommentsApi(Construct):
             integration=integrations.HttpLambdaIntegration("BroadcastIntegration", self.broadcast_function),
             authorizer=authorizers.HttpIamAuthorizer(),
         )
+
+        self.notifications_function: lambda_.Function | None = None
+        if notifications is not None:
+            self.notifications_function = ServiceFunction(
+                self,
+                "NotificationsFunction",
+                handler="handlers.notifications_api.handler",
+                defaults=defaults,
+                description="Notifications REST API: the caller's own list, unread count and mark-read",
+                environment={"NOTIFICATIONS_TABLE_NAME": notifications.table.table_name},
+            ).function
+            notifications.table.grant(self.notifications_function, *access.NOTIFICATIONS_READ)
+            notifications_integration = integrations.HttpLambdaIntegration(
+                "NotificationsIntegration", self.notifications_function
+            )
+            self.http_api.add_routes(
+                path=NOTIFICATIONS_PATH,
+                methods=[apigwv2.HttpMethod.GET],
+                integration=notifications_integration,
+                authorizer=self.jwt_authorizer,
+            )
+            self.http_api.add_routes(
+                path=NOTIFICATIONS_READ_PATH,
+                methods=[apigwv2.HttpMethod.POST],
+                integration=notifications_integration,
+                authorizer=self.jwt_authorizer,
+            )
 
         self.access_log_group = logs.LogGroup(
             self,

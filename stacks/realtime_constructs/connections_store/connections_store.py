@@ -9,17 +9,21 @@ PARTITION_KEY = "connectionId"
 SORT_KEY = "sk"
 TTL_ATTRIBUTE = "expiresAt"
 BY_POST_INDEX = "byPost"
+BY_USER_INDEX = "byUser"
+CONNECTED_USER_ATTRIBUTE = "connectedUserId"
 
 
 class ConnectionsStore(Construct):
     """DynamoDB table of WebSocket connections and their per-post subscriptions.
 
     Keys: ``connectionId`` (S) / ``sk`` (S); TTL attribute ``expiresAt``; sparse GSI ``byPost``
-    (``postId`` / ``connectionId``, KEYS_ONLY), so a post's subscribers are one Query.
+    (``postId`` / ``connectionId``, KEYS_ONLY), so a post's subscribers are one Query; sparse GSI
+    ``byUser`` (``connectedUserId`` / ``connectionId``, KEYS_ONLY, only connection items carry
+    ``connectedUserId``), so a user's open connections are one Query.
 
     Pass ``existing_table`` (which must have that schema) **or** ``table_options``, not both.
 
-    Attributes: ``table`` (``ITable``), ``by_post_index_name``, ``ttl_attribute``.
+    Attributes: ``table`` (``ITable``), ``by_post_index_name``, ``by_user_index_name``, ``ttl_attribute``.
     """
 
     def __init__(
@@ -34,6 +38,7 @@ class ConnectionsStore(Construct):
         if existing_table is not None and table_options is not None:
             raise ValueError("ConnectionsStore: pass existing_table or table_options, not both")
         self.by_post_index_name = BY_POST_INDEX
+        self.by_user_index_name = BY_USER_INDEX
         self.ttl_attribute = TTL_ATTRIBUTE
         self.table: dynamodb.ITable
         if existing_table is not None:
@@ -51,6 +56,14 @@ class ConnectionsStore(Construct):
         table.add_global_secondary_index(
             index_name=BY_POST_INDEX,
             partition_key=dynamodb.Attribute(name="postId", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        table.add_global_secondary_index(
+            index_name=BY_USER_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=CONNECTED_USER_ATTRIBUTE, type=dynamodb.AttributeType.STRING
+            ),
             sort_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )

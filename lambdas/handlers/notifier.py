@@ -1,0 +1,45 @@
+"""Comments table stream -> a notification for the parent's author, pushed to their connections.
+
+The event source mapping passes only INSERTs of replies (FilterCriteria); a record fails when the
+store could not be written or some of the user's connections still failed transiently, and the
+batch is then retried from it (see `process_in_order`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from realtime_comments import aws_clients
+from realtime_comments.broadcasting.stream_batch import process_in_order
+from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.notifications import NotificationsRepository
+from realtime_comments.notifications.notify import notify
+from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
+from realtime_comments.settings import Settings
+
+
+class PushFailed(RuntimeError):
+    """Some of the user's connections still failed transiently: retry the record."""
+
+
+@entry_point
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    settings = Settings.from_env()
+    dynamodb = aws_clients.dynamodb(settings)
+    notifications = NotificationsRepository(settings.notifications_table_name, dynamodb)
+    connections = ConnectionsRepository(settings.connections_table_name, dynamodb)
+
+    def handle(raw: dict[str, Any]) -> None:
+        notified = notify(raw, notifications, connections, settings)
+        if notified is None:
+            return
+        if notified.stored:
+            metrics.add_metric(name="NotificationsCreated", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "notification",
+            extra={"stored": notified.stored, "sent": notified.delivery.sent, "gone": notified.delivery.gone},
+        )
+        if notified.delivery.has_transient_failures:
+            raise PushFailed(f"{len(notified.delivery.transient_failed_ids)} connections still failing")
+
+    return process_in_order(event.get("Records") or [], handle)
