@@ -1,13 +1,17 @@
 "use client";
 
-import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useEffect, useId, useRef, useState, type CSSProperties, type FormEvent, type KeyboardEvent } from "react";
 
 import { useCommentsWebSocket } from "@/hooks/useCommentsWebSocket";
 import { useWebSocketManager } from "@/hooks/useWebSocketManager";
+import { useTypingSender } from "@/hooks/usePresence";
 import { formatFullTimestamp, formatRelative, initials, userHue } from "@/lib/format";
+import { threadRows } from "@/lib/threads";
 import type { Comment } from "@/lib/types";
+import { commentFocusStore, useCommentFocus } from "@/store/commentFocus";
 import type { PendingComment } from "@/store/comments";
 import { useSession } from "@/store/session";
+import { TypingIndicator } from "./PresenceIndicators";
 
 export const MAX_COMMENT_LENGTH = 4000;
 
@@ -49,20 +53,47 @@ function Timestamp({ iso, now, edited }: { iso: string; now: number; edited?: st
   );
 }
 
+/** Indentation of a reply (`--depth` in the stylesheet). */
+function depthStyle(depth: number): CSSProperties {
+  return { "--depth": depth } as CSSProperties;
+}
+
 function CommentItem({
   comment,
   mine,
   now,
+  depth,
+  replyingTo,
+  highlighted,
+  canReply,
   onEdit,
   onDelete,
+  onReply,
+  onTyping,
 }: {
   comment: Comment;
   mine: boolean;
   now: number;
+  depth: number;
+  /** The parent's author, for a reply. */
+  replyingTo?: string;
+  highlighted: boolean;
+  canReply: boolean;
   onEdit: (content: string) => Promise<unknown>;
   onDelete: () => Promise<unknown>;
+  onReply: (content: string) => void;
+  onTyping: () => void;
 }) {
-  const [mode, setMode] = useState<"view" | "edit" | "confirm-delete">("view");
+  const [mode, setMode] = useState<"view" | "edit" | "confirm-delete" | "reply">("view");
+  const itemRef = useRef<HTMLLIElement>(null);
+  const replyButtonRef = useRef<HTMLButtonElement>(null);
+
+  useEffect(() => {
+    if (!highlighted) return;
+    // (jsdom has no scrollIntoView)
+    itemRef.current?.scrollIntoView?.({ block: "center", behavior: "smooth" });
+    itemRef.current?.focus({ preventScroll: true });
+  }, [highlighted]);
   const [draft, setDraft] = useState(comment.content);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -110,8 +141,44 @@ function CommentItem({
     } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) save();
   };
 
+  if (comment.deleted) {
+    return (
+      <li
+        ref={itemRef}
+        tabIndex={-1}
+        id={`comment-${comment.id}`}
+        className={`comment comment-deleted${depth ? " comment-reply" : ""}${highlighted ? " comment-highlight" : ""}`}
+        style={depthStyle(depth)}
+        data-testid="comment"
+        data-comment-id={comment.id}
+        data-seq={comment.seq}
+        data-depth={depth}
+        data-parent-id={comment.parentId}
+        data-deleted="true"
+      >
+        <span className="avatar avatar-deleted" aria-hidden="true" />
+        <div className="comment-body">
+          <p className="comment-content muted" data-testid="comment-content">
+            Comment deleted
+          </p>
+        </div>
+      </li>
+    );
+  }
+
   return (
-    <li className="comment" data-testid="comment" data-comment-id={comment.id} data-seq={comment.seq}>
+    <li
+      ref={itemRef}
+      tabIndex={-1}
+      id={`comment-${comment.id}`}
+      className={`comment${depth ? " comment-reply" : ""}${highlighted ? " comment-highlight" : ""}`}
+      style={depthStyle(depth)}
+      data-testid="comment"
+      data-comment-id={comment.id}
+      data-seq={comment.seq}
+      data-depth={depth}
+      data-parent-id={comment.parentId}
+    >
       <Avatar name={comment.userId} />
       <div className="comment-body">
         <div className="comment-meta">
@@ -119,6 +186,13 @@ function CommentItem({
             {comment.userId}
           </span>
           {mine && <span className="you">you</span>}
+          {replyingTo && (
+            <span className="replying-to" data-testid="replying-to">
+              <span aria-hidden="true">↳ </span>
+              <span className="visually-hidden">in reply to </span>
+              {replyingTo}
+            </span>
+          )}
           <Timestamp iso={comment.createdAt} now={now} edited={comment.updatedAt} />
         </div>
         {mode === "edit" ? (
@@ -157,8 +231,22 @@ function CommentItem({
             {comment.content}
           </p>
         )}
-        {mine && mode === "view" && (
+        {(canReply || mine) && (mode === "view" || mode === "reply") && (
           <div className="comment-actions">
+            {canReply && (
+              <button
+                type="button"
+                ref={replyButtonRef}
+                className="link-btn"
+                aria-expanded={mode === "reply"}
+                onClick={() => setMode(mode === "reply" ? "view" : "reply")}
+                data-testid="comment-reply"
+              >
+                Reply
+              </button>
+            )}
+            {mine && (
+              <>
             <button
               type="button"
               ref={editButtonRef}
@@ -174,7 +262,27 @@ function CommentItem({
             <button type="button" className="link-btn danger" onClick={() => setMode("confirm-delete")} data-testid="comment-delete">
               Delete
             </button>
+              </>
+            )}
           </div>
+        )}
+        {mode === "reply" && (
+          <CommentForm
+            label={`Reply to ${comment.userId}`}
+            submitLabel="Post reply"
+            testIdPrefix="reply"
+            autoFocus
+            onPost={(content) => {
+              onReply(content);
+              setMode("view");
+              replyButtonRef.current?.focus();
+            }}
+            onTyping={onTyping}
+            onCancel={() => {
+              setMode("view");
+              replyButtonRef.current?.focus();
+            }}
+          />
         )}
         {mine && mode === "confirm-delete" && (
           <div className="comment-actions" role="group" aria-label="Confirm delete">
@@ -206,15 +314,24 @@ function CommentItem({
 
 function PendingItem({
   pending,
+  depth,
   onRetry,
   onDiscard,
 }: {
   pending: PendingComment;
+  depth: number;
   onRetry: () => void;
   onDiscard: () => void;
 }) {
   return (
-    <li className={`comment comment-pending${pending.status === "failed" ? " comment-failed" : ""}`} data-testid="comment" data-pending="true">
+    <li
+      className={`comment comment-pending${depth ? " comment-reply" : ""}${pending.status === "failed" ? " comment-failed" : ""}`}
+      style={depthStyle(depth)}
+      data-testid="comment"
+      data-pending="true"
+      data-depth={depth}
+      data-parent-id={pending.parentId}
+    >
       <Avatar name={pending.userId} />
       <div className="comment-body">
         <div className="comment-meta">
@@ -243,12 +360,36 @@ function PendingItem({
   );
 }
 
-function CommentForm({ onPost, disabled }: { onPost: (content: string) => void; disabled: boolean }) {
+function CommentForm({
+  onPost,
+  onTyping,
+  onCancel,
+  disabled = false,
+  label = "Add a comment",
+  submitLabel = "Post comment",
+  testIdPrefix = "comment",
+  autoFocus = false,
+}: {
+  onPost: (content: string) => void;
+  /** Called as the user types (the caller paces what it sends). */
+  onTyping?: () => void;
+  onCancel?: () => void;
+  disabled?: boolean;
+  label?: string;
+  submitLabel?: string;
+  testIdPrefix?: string;
+  autoFocus?: boolean;
+}) {
   const [text, setText] = useState("");
   const inputId = useId();
   const hintId = useId();
+  const inputRef = useRef<HTMLTextAreaElement>(null);
   const trimmed = text.trim();
   const tooLong = text.length > MAX_COMMENT_LENGTH;
+
+  useEffect(() => {
+    if (autoFocus) inputRef.current?.focus();
+  }, [autoFocus]);
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
@@ -258,28 +399,45 @@ function CommentForm({ onPost, disabled }: { onPost: (content: string) => void; 
   };
 
   return (
-    <form className="comment-form" onSubmit={submit} aria-label="Add a comment">
-      <label htmlFor={inputId}>Add a comment</label>
+    <form className={`comment-form${onCancel ? " reply-form" : ""}`} onSubmit={submit} aria-label={label}>
+      <label htmlFor={inputId}>{label}</label>
       <textarea
         id={inputId}
+        ref={inputRef}
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value);
+          if (e.target.value.trim()) onTyping?.();
+        }}
         onKeyDown={(e) => {
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) submit();
+          else if (e.key === "Escape" && onCancel) onCancel();
         }}
-        rows={3}
-        placeholder="Write something nice…"
+        rows={onCancel ? 2 : 3}
+        placeholder={onCancel ? "Write a reply…" : "Write something nice…"}
         aria-describedby={hintId}
         disabled={disabled}
-        data-testid="comment-input"
+        data-testid={`${testIdPrefix}-input`}
       />
       <div className="row between">
         <span id={hintId} className={`muted small${tooLong ? " error-text" : ""}`}>
           {text.length}/{MAX_COMMENT_LENGTH} · Ctrl+Enter to post
         </span>
-        <button type="submit" className="btn btn-primary" disabled={disabled || !trimmed || tooLong} data-testid="comment-submit">
-          Post comment
-        </button>
+        <div className="row">
+          {onCancel && (
+            <button type="button" className="btn btn-small btn-ghost" onClick={onCancel}>
+              Cancel
+            </button>
+          )}
+          <button
+            type="submit"
+            className={`btn btn-primary${onCancel ? " btn-small" : ""}`}
+            disabled={disabled || !trimmed || tooLong}
+            data-testid={`${testIdPrefix}-submit`}
+          >
+            {submitLabel}
+          </button>
+        </div>
       </div>
     </form>
   );
@@ -294,17 +452,35 @@ export function CommentsSection({ postId, title }: { postId: string; title?: str
   const headingId = useId();
   const [postError, setPostError] = useState<string | null>(null);
 
-  const onPost = (content: string) => {
+  const sendTyping = useTypingSender(postId);
+  const focusedId = useCommentFocus((s) => s.commentId);
+
+  const onPost = (content: string, parentId?: string) => {
     setPostError(null);
-    actions.post(content).catch((err: unknown) => setPostError(errorText(err)));
+    actions.post(content, parentId).catch((err: unknown) => setPostError(errorText(err)));
   };
 
   const total = comments.length + pending.length;
+  const authors = new Map(comments.map((c) => [c.id, c.userId]));
+  const rows = threadRows<
+    { id: string; parentId?: string } & ({ kind: "comment"; comment: Comment } | { kind: "pending"; pending: PendingComment })
+  >([
+    ...comments.map((comment) => ({ id: comment.id, parentId: comment.parentId, kind: "comment" as const, comment })),
+    ...pending.map((p) => ({ id: p.tempId, parentId: p.parentId, kind: "pending" as const, pending: p })),
+  ]);
+  const focusShown = focusedId !== null && authors.has(focusedId);
+
+  // Highlight the comment a notification pointed at once it is shown, then let it go.
+  useEffect(() => {
+    if (!focusShown) return;
+    const id = setTimeout(() => commentFocusStore.getState().focus(null), 4000);
+    return () => clearTimeout(id);
+  }, [focusShown]);
 
   return (
     <section className="card comments" aria-labelledby={headingId} data-testid="comments-section" data-post-id={postId}>
       <h2 id={headingId} className="comments-title">
-        Comments {loaded && <span className="count">({comments.length})</span>}
+        Comments {loaded && <span className="count">({comments.filter((c) => !c.deleted).length})</span>}
         {title && <span className="visually-hidden"> on {title}</span>}
       </h2>
 
@@ -352,24 +528,32 @@ export function CommentsSection({ postId, title }: { postId: string; title?: str
 
       {total > 0 && (
         <ol className="comment-list" data-testid="comment-list" aria-live="polite" aria-relevant="additions">
-          {comments.map((c) => (
-            <CommentItem
-              key={c.id}
-              comment={c}
-              mine={auth?.userId === c.userId}
-              now={now}
-              onEdit={(content) => actions.edit(c.id, content)}
-              onDelete={() => actions.remove(c.id)}
-            />
-          ))}
-          {pending.map((p) => (
-            <PendingItem
-              key={p.tempId}
-              pending={p}
-              onRetry={() => void actions.retryPending(p.tempId)}
-              onDiscard={() => actions.discardPending(p.tempId)}
-            />
-          ))}
+          {rows.map(({ item, depth }) =>
+            item.kind === "comment" ? (
+              <CommentItem
+                key={item.id}
+                comment={item.comment}
+                mine={auth?.userId === item.comment.userId}
+                now={now}
+                depth={depth}
+                replyingTo={item.parentId ? authors.get(item.parentId) : undefined}
+                highlighted={focusShown && focusedId === item.id}
+                canReply={Boolean(auth)}
+                onEdit={(content) => actions.edit(item.id, content)}
+                onDelete={() => actions.remove(item.id)}
+                onReply={(content) => onPost(content, item.id)}
+                onTyping={sendTyping}
+              />
+            ) : (
+              <PendingItem
+                key={item.id}
+                pending={item.pending}
+                depth={depth}
+                onRetry={() => void actions.retryPending(item.id)}
+                onDiscard={() => actions.discardPending(item.id)}
+              />
+            ),
+          )}
         </ol>
       )}
 
@@ -379,7 +563,10 @@ export function CommentsSection({ postId, title }: { postId: string; title?: str
         </p>
       )}
       {auth ? (
-        <CommentForm onPost={onPost} disabled={false} />
+        <>
+          <CommentForm onPost={(content) => onPost(content)} onTyping={sendTyping} />
+          <TypingIndicator postId={postId} />
+        </>
       ) : (
         <p className="muted">Sign in to comment.</p>
       )}

@@ -3,18 +3,22 @@
 import { useCallback, useEffect } from "react";
 
 import { usePostSubscriptions } from "@/hooks/useWebSocketManager";
+import { inboxContext, useLiveFeatures } from "@/hooks/useLiveFeatures";
 import { useWebSocket } from "@/hooks/useWebSocket";
 import { WebSocketProvider } from "@/hooks/WebSocketContext";
 import { fetchDevToken } from "@/lib/api";
 import { loadRuntimeConfig } from "@/lib/config";
 import { DEMO_POSTS } from "@/lib/posts";
+import { commentFocusStore, commentHash } from "@/store/commentFocus";
 import { commentsStore, connectCommentsToWebSocket } from "@/store/comments";
 import { notificationsStore } from "@/store/notifications";
 import { authFromToken, sessionStore, useSession } from "@/store/session";
 import { webSocketStore } from "@/store/websocket";
 import { CommentsSection } from "./CommentsSection";
 import { ConnectionStatus } from "./ConnectionStatus";
+import { NotificationBell } from "./NotificationBell";
 import { PostSelector } from "./PostSelector";
+import { ViewerCount } from "./PresenceIndicators";
 import { RealtimeNotifications } from "./RealtimeNotifications";
 import { SignedInUser, SignIn } from "./SignIn";
 
@@ -65,6 +69,7 @@ export function RealtimeApp() {
 
   // Comment messages go into the comments store for as long as the app runs.
   useEffect(() => connectCommentsToWebSocket(webSocketStore, commentsStore), []);
+  useLiveFeatures(webSocketStore, auth?.userId ?? null, Boolean(config));
 
   // Local tokens are renewed a minute before they expire (the token endpoint needs only the
   // username); others (Cognito implicit flow: no refresh token) sign out at expiry.
@@ -114,6 +119,19 @@ export function RealtimeApp() {
     window.history.replaceState(null, "", url);
   }, []);
 
+  /** Open a post at a comment (a notification's link, a toast's View). */
+  const openComment = useCallback(
+    (postId: string, commentId?: string) => {
+      selectPost(postId);
+      if (!commentId) return;
+      commentFocusStore.getState().focus(commentId);
+      const url = new URL(window.location.href);
+      url.hash = commentHash(commentId);
+      window.history.replaceState(null, "", url);
+    },
+    [selectPost],
+  );
+
   const post = DEMO_POSTS.find((p) => p.id === activePostId) ?? DEMO_POSTS[0]!;
 
   return (
@@ -130,6 +148,7 @@ export function RealtimeApp() {
             Realtime Comments
           </h1>
           <div className="topbar-right">
+            {auth && config && <NotificationBell context={inboxContext} onOpenComment={openComment} />}
             {auth && <ConnectionStatus />}
             <SignedInUser />
           </div>
@@ -149,9 +168,10 @@ export function RealtimeApp() {
             <article className="card post" data-testid="post" data-post-id={post.id}>
               <h2 className="post-title">{post.title}</h2>
               <p className="post-body">{post.body}</p>
+              <ViewerCount postId={post.id} />
             </article>
             <CommentsSection key={post.id} postId={post.id} title={post.title} />
-            <RealtimeNotifications onViewPost={selectPost} />
+            <RealtimeNotifications onViewPost={openComment} />
           </>
         )}
       </main>

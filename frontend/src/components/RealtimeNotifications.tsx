@@ -4,10 +4,12 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { useWebSocketSubscription } from "@/hooks/useWebSocketManager";
 import { postTitle } from "@/lib/posts";
-import type { Envelope } from "@/lib/types";
+import type { Envelope, Notification } from "@/lib/types";
 import { isComment } from "@/lib/types";
+import { commentsStore } from "@/store/comments";
 import { notificationsStore, useNotifications, type Toast } from "@/store/notifications";
 import { sessionStore } from "@/store/session";
+import { notificationText } from "./NotificationBell";
 
 export const TOAST_DURATION_MS = 6000;
 
@@ -15,7 +17,9 @@ function excerpt(text: string, max = 140): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-function ToastItem({ toast, onView }: { toast: Toast; onView?: (postId: string) => void }) {
+export type ViewHandler = (postId: string, commentId?: string) => void;
+
+function ToastItem({ toast, onView }: { toast: Toast; onView?: ViewHandler }) {
   const dismiss = useNotifications((s) => s.dismiss);
   const [paused, setPaused] = useState(false);
   const remaining = useRef(TOAST_DURATION_MS);
@@ -44,9 +48,11 @@ function ToastItem({ toast, onView }: { toast: Toast; onView?: (postId: string) 
     >
       <div className="toast-text">
         <p className="toast-title">{toast.title}</p>
-        <p className="toast-body" data-testid="toast-body">
-          {toast.body}
-        </p>
+        {toast.body && (
+          <p className="toast-body" data-testid="toast-body">
+            {toast.body}
+          </p>
+        )}
       </div>
       <div className="toast-actions">
         {toast.postId && onView && (
@@ -54,7 +60,7 @@ function ToastItem({ toast, onView }: { toast: Toast; onView?: (postId: string) 
             type="button"
             className="btn btn-small"
             onClick={() => {
-              onView(toast.postId!);
+              onView(toast.postId!, toast.commentId);
               dismiss(toast.id);
             }}
           >
@@ -69,11 +75,23 @@ function ToastItem({ toast, onView }: { toast: Toast; onView?: (postId: string) 
   );
 }
 
+/** The toast for a reply to one's comment (`notification.created`); `content` when the reply is held. */
+export function pushReplyToast(notification: Notification, content?: string): void {
+  notificationsStore.getState().push({
+    kind: "reply",
+    title: notificationText(notification),
+    body: content ? excerpt(content) : "",
+    postId: notification.postId,
+    commentId: notification.commentId,
+  });
+}
+
 /**
  * Global toasts: a new comment by someone else on a subscribed post that is not shown, and
- * `test` messages. Announced politely to screen readers.
+ * `test` messages (replies to one's comments come from the inbox: `pushReplyToast`). Announced
+ * politely to screen readers.
  */
-export function RealtimeNotifications({ onViewPost }: { onViewPost?: (postId: string) => void }) {
+export function RealtimeNotifications({ onViewPost }: { onViewPost?: ViewHandler }) {
   const toasts = useNotifications((s) => s.toasts);
 
   const onCreated = useCallback((message: Envelope) => {
@@ -81,11 +99,16 @@ export function RealtimeNotifications({ onViewPost }: { onViewPost?: (postId: st
     if (typeof data?.postId !== "string" || !isComment(data.comment)) return;
     const { auth, activePostId } = sessionStore.getState();
     if (data.comment.userId === auth?.userId || data.postId === activePostId) return;
+    // A reply to one of this user's comments gets its own toast, from the notification.
+    const parentId = data.comment.parentId;
+    const parent = parentId ? commentsStore.getState().posts[data.postId]?.comments.find((c) => c.id === parentId) : undefined;
+    if (parent && parent.userId === auth?.userId) return;
     notificationsStore.getState().push({
       kind: "comment",
       title: `${data.comment.userId} commented on “${postTitle(data.postId)}”`,
       body: excerpt(data.comment.content),
       postId: data.postId,
+      commentId: data.comment.id,
     });
   }, []);
 

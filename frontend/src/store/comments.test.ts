@@ -283,3 +283,49 @@ describe("gap recovery", () => {
     ws.getState().disconnect();
   });
 });
+
+describe("replies and tombstones", () => {
+  it("posts a reply with its parentId and reconciles the pending copy", async () => {
+    const fetchImpl = vi.fn<typeof fetch>().mockResolvedValue(jsonResponse(c(2, { content: "re", parentId: c(1).id }), 201));
+    const store = createCommentsStore({ fetchImpl, newKey: () => "k1" });
+    const created = store.getState().postComment(ctx, "p1", "re", c(1).id);
+    expect(store.getState().posts.p1!.pending[0]).toMatchObject({ parentId: c(1).id, status: "sending" });
+    await created;
+    expect(JSON.parse(String(fetchImpl.mock.calls[0]![1]!.body))).toEqual({ content: "re", parentId: c(1).id });
+    expect(store.getState().posts.p1!.pending).toEqual([]);
+    expect(store.getState().posts.p1!.comments[0]!.parentId).toBe(c(1).id);
+  });
+
+  it("comment.deleted with a tombstone replaces the comment; without one it removes it", () => {
+    const store = createCommentsStore();
+    const apply = store.getState().applyMessage;
+    apply(envelope("comments.list", { postId: "p1", comments: [c(1), c(2, { parentId: c(1).id }), c(3)], count: 3, hasMore: false }));
+    const tombstone = c(1, { content: "", deleted: true, updatedAt: "2026-09-01T00:00:00Z" });
+    apply(envelope("comment.deleted", { postId: "p1", commentId: c(1).id, comment: tombstone }));
+    apply(envelope("comment.deleted", { postId: "p1", commentId: c(3).id }));
+    const post = store.getState().posts.p1!;
+    expect(post.comments.map((x) => [x.seq, x.deleted ?? false, x.content])).toEqual([
+      [1, true, ""],
+      [2, false, "comment 2"],
+    ]);
+    // an older copy in a late list does not bring the content back
+    apply(envelope("comments.list", { postId: "p1", comments: [c(1)], count: 1, hasMore: false }));
+    expect(store.getState().posts.p1!.comments[0]!.deleted).toBe(true);
+  });
+
+  it("deleting one's own comment that has replies leaves a tombstone until the server's arrives", async () => {
+    const fetchImpl = vi.fn<typeof fetch>().mockResolvedValue(new Response(null, { status: 204 }));
+    const store = createCommentsStore({ fetchImpl });
+    const apply = store.getState().applyMessage;
+    apply(envelope("comments.list", { postId: "p1", comments: [c(1), c(2, { parentId: c(1).id }), c(3)], count: 3, hasMore: false }));
+    await store.getState().deleteComment(ctx, "p1", c(1).id);
+    await store.getState().deleteComment(ctx, "p1", c(3).id);
+    expect(store.getState().posts.p1!.comments.map((x) => [x.seq, x.deleted ?? false])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    // the server's message (after the local removal of a comment that also had a reply) wins
+    apply(envelope("comment.deleted", { postId: "p1", commentId: c(3).id, comment: c(3, { content: "", deleted: true, updatedAt: "2026-09-01T00:00:00Z" }) }));
+    expect(store.getState().posts.p1!.comments.map((x) => x.seq)).toEqual([1, 2, 3]);
+  });
+});

@@ -85,6 +85,17 @@ export function hasOlder(post: PostComments): boolean {
   return min !== undefined && min > 1;
 }
 
+function removeHeld(p: PostComments, commentId: string): Partial<PostComments> {
+  return { comments: removeComment(p.comments, commentId), deletedIds: { ...p.deletedIds, [commentId]: true } };
+}
+
+/** A tombstone replaces the comment (even one removed a moment ago), so that its replies keep their parent. */
+function keepTombstone(p: PostComments, tombstone: Comment): Partial<PostComments> {
+  const deletedIds = { ...p.deletedIds };
+  delete deletedIds[tombstone.id];
+  return { comments: replaceComment(p.comments, tombstone, deletedIds), deletedIds };
+}
+
 export interface CommentsStoreOptions {
   fetchImpl?: typeof fetch;
   pageSize?: number;
@@ -185,10 +196,9 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
           case "comment.deleted": {
             const commentId = typeof data.commentId === "string" ? data.commentId : undefined;
             if (!commentId) return;
-            update(postId, (p) => ({
-              comments: removeComment(p.comments, commentId),
-              deletedIds: { ...p.deletedIds, [commentId]: true },
-            }));
+            // A comment with replies stays as a tombstone (`"comment"` present), in its place.
+            const tombstone = isComment(data.comment) && data.comment.id === commentId ? data.comment : null;
+            update(postId, (p) => (tombstone ? keepTombstone(p, tombstone) : removeHeld(p, commentId)));
             break;
           }
           default:
@@ -252,10 +262,14 @@ export function createCommentsStore(options: CommentsStoreOptions = {}): Comment
 
       async deleteComment(ctx, postId, commentId) {
         await api.deleteComment(ctx.apiUrl, ctx.token, postId, commentId, fetchImpl);
-        update(postId, (p) => ({
-          comments: removeComment(p.comments, commentId),
-          deletedIds: { ...p.deletedIds, [commentId]: true },
-        }));
+        update(postId, (p) => {
+          const held = p.comments.find((c) => c.id === commentId);
+          // The server keeps a comment with replies as a tombstone; show it so until its message comes.
+          if (held && p.comments.some((c) => c.parentId === commentId)) {
+            return keepTombstone(p, { ...held, content: "", deleted: true, updatedAt: new Date(now()).toISOString() });
+          }
+          return removeHeld(p, commentId);
+        });
       },
 
       async loadOlder(apiUrl, postId) {

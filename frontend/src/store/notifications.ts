@@ -4,10 +4,12 @@ import { createStore } from "zustand/vanilla";
 
 export interface Toast {
   id: number;
-  kind: "comment" | "test" | "info";
+  kind: "comment" | "reply" | "test" | "info";
   title: string;
   body: string;
   postId?: string;
+  /** The comment View scrolls to. */
+  commentId?: string;
   createdAt: number;
 }
 
