@@ -72,6 +72,8 @@ describe("typing", () => {
   it("sends typing for a confirmed post at most once per 2 s", () => {
     const { ws, presence, socket } = connectedStores();
     expect(sendTyping(ws, presence, "p1")).toBe(false); // not confirmed yet
+    socket.receive(envelope("subscribed", { postId: "p1" }));
+    expect(sendTyping(ws, presence, "p1")).toBe(false); // a server without presence
     socket.receive(envelope("subscribed", { postId: "p1", viewers: 1 }));
     expect(sendTyping(ws, presence, "p1")).toBe(true);
     vi.advanceTimersByTime(1999);

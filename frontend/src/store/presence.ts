@@ -108,10 +108,15 @@ export function connectPresenceToWebSocket(
   return () => offs.forEach((off) => off());
 }
 
-/** Send `{"action":"typing"}` for a subscribed post, at most once per 2 s; returns whether it went. */
+/**
+ * Send `{"action":"typing"}` for a subscribed post, at most once per 2 s; returns whether it went.
+ * Only to a server that counts viewers (its `subscribed` reply said `viewers`): an older one would
+ * echo the unknown action back as a `test` message.
+ */
 export function sendTyping(ws: WebSocketStore, presence: PresenceStore, postId: string): boolean {
   const { status, confirmedPosts, send } = ws.getState();
   if (status !== "connected" || !confirmedPosts.includes(postId)) return false;
+  if (presence.getState().viewers[postId] === undefined) return false;
   if (!presence.getState().takeTypingSlot()) return false;
   return send({ action: "typing", postId });
 }
