@@ -12,6 +12,7 @@ import { REPO_ROOT, RESULTS_DIR, startRuntime } from "./runtime.mjs";
 
 const DOCS_SCREENSHOTS = path.join(REPO_ROOT, "docs", "screenshots");
 const POST = "post-1";
+const POST_TITLE = "Realtime comments are live";
 let runtime;
 let browser;
 let endpoints;
@@ -25,6 +26,16 @@ async function shot(page, name, { fullPage = false } = {}) {
   const file = path.join(RESULTS_DIR, name);
   await page.screenshot({ path: file, fullPage });
   if (process.env.E2E_DOCS_SCREENSHOTS === "1") copyFileSync(file, path.join(DOCS_SCREENSHOTS, name));
+}
+
+async function token(username) {
+  const res = await fetch(endpoints.tokenUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username }),
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()).token;
 }
 
 /** The settled (not pending) comment holding `text`. */
@@ -88,5 +99,69 @@ describe("replies", () => {
     }
     assert.match(await settled(alice, "Bob replies").getByTestId("replying-to").innerText(), /alice/);
     await shot(alice, "issue11-01-reply-nested.png", { fullPage: true });
+  });
+});
+
+describe("notifications", () => {
+  test("the parent's author gets the toast and the bell count while on another post", async () => {
+    await alice.getByTestId("post-tab-post-3").click();
+    await alice.locator('[data-testid="comments-section"][data-post-id="post-3"]').waitFor();
+    const bell = alice.getByTestId("bell");
+    const before = Number(await bell.getAttribute("data-unread"));
+    assert.equal(before, 1, "bob's first reply to alice's comment is unread"); // from the test above
+
+    await replyFromPage(bob, aliceComment, "Bob replies once more, while Alice reads another post.");
+    const toast = alice.getByTestId("toast").filter({ hasText: `bob replied to your comment on “${POST_TITLE}”` });
+    await toast.waitFor({ timeout: 10_000 });
+    await toast.getByText("Bob replies once more").waitFor({ timeout: 5000 }); // the reply's text, once held
+    await alice.locator('[data-testid="bell"][data-unread="2"]').waitFor({ timeout: 10_000 });
+    assert.equal(await alice.getByTestId("bell-count").innerText(), "2");
+    // No second, plain "commented" toast for the same reply.
+    assert.equal(await alice.getByTestId("toast").filter({ hasText: "bob commented on" }).count(), 0);
+    await shot(alice, "issue11-02-reply-toast-and-bell.png");
+
+    // View opens the post at the reply, and marks that notification read.
+    await toast.getByRole("button", { name: "View" }).click();
+    await alice.locator('[data-testid="comments-section"][data-post-id="post-1"]').waitFor();
+    const reply = alice.locator(".comment-highlight").filter({ hasText: "Bob replies once more" });
+    await reply.waitFor({ timeout: 5000 });
+    assert.ok(await reply.isVisible());
+    assert.match(alice.url(), /post=post-1#comment-/);
+    await alice.locator('[data-testid="bell"][data-unread="1"]').waitFor({ timeout: 5000 });
+  });
+
+  test("the bell lists the notifications; a link opens the post at the reply; mark all read clears the count", async () => {
+    await alice.getByTestId("post-tab-post-2").click();
+    await replyFromPage(bob, aliceComment, "Bob's third reply: still here.");
+    await alice.locator('[data-testid="bell"][data-unread="2"]').waitFor({ timeout: 10_000 });
+    await alice.getByTestId("bell").click();
+    const items = alice.getByTestId("notification");
+    await items.nth(2).waitFor({ timeout: 5000 });
+    assert.equal(await items.count(), 3);
+    assert.match(await items.first().innerText(), new RegExp(`bob replied to your comment on “${POST_TITLE}”`));
+    assert.match(await items.first().innerText(), /third reply/);
+    assert.deepEqual(await items.evaluateAll((els) => els.map((e) => e.dataset.read)), ["false", "true", "false"]);
+    await shot(alice, "issue11-03-bell-list.png");
+
+    // The oldest one ("Bob replies: I am!") by its link.
+    await items.nth(2).getByTestId("notification-link").click();
+    await alice.locator('[data-testid="comments-section"][data-post-id="post-1"]').waitFor();
+    await alice.locator(".comment-highlight").filter({ hasText: "Bob replies: I am!" }).waitFor({ timeout: 5000 });
+    await alice.locator('[data-testid="bell"][data-unread="1"]').waitFor({ timeout: 5000 });
+
+    await alice.getByTestId("bell").click();
+    await alice.getByTestId("mark-all-read").click();
+    await alice.locator('[data-testid="bell"][data-unread="0"]').waitFor({ timeout: 5000 });
+    assert.equal(await alice.getByTestId("bell-count").count(), 0);
+    await alice.locator('[data-testid="notification"][data-read="false"]').waitFor({ state: "detached", timeout: 5000 });
+    await shot(alice, "issue11-04-marked-read.png");
+
+    // The server agrees: a fresh read of the page shows no unread count.
+    await alice.reload();
+    await alice.locator('[data-testid="connection-status"][data-status="connected"][data-subscriptions="3"]').waitFor({ timeout: 30_000 });
+    await alice.locator('[data-testid="bell"][data-unread="0"]').waitFor({ timeout: 5000 });
+    const res = await fetch(`${endpoints.apiUrl}/api/v1/notifications`, { headers: { Authorization: `Bearer ${await token("alice")}` } });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).unreadCount, 0);
   });
 });

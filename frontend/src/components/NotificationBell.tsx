@@ -6,6 +6,7 @@ import { formatFullTimestamp, formatRelative } from "@/lib/format";
 import { postTitle } from "@/lib/posts";
 import type { Notification } from "@/lib/types";
 import { commentHash } from "@/store/commentFocus";
+import { useCommentsStore } from "@/store/comments";
 import { inboxStore, useInbox, type InboxContext } from "@/store/inbox";
 
 export function notificationText(n: Pick<Notification, "actorId" | "postId">): string {
@@ -23,6 +24,15 @@ function BellIcon() {
       <path d="M13.7 21a2 2 0 0 1-3.4 0" strokeLinecap="round" strokeLinejoin="round" />
     </svg>
   );
+}
+
+/** The reply's text, when this page holds it (notifications carry ids only). */
+function ReplyExcerpt({ notification }: { notification: Notification }) {
+  const content = useCommentsStore(
+    (s) => s.posts[notification.postId]?.comments.find((c) => c.id === notification.commentId)?.content,
+  );
+  if (!content) return null;
+  return <span className="bell-excerpt small">{content.length > 100 ? `${content.slice(0, 99)}…` : content}</span>;
 }
 
 /**
@@ -139,6 +149,7 @@ export function NotificationBell({
                     {!n.read && <span className="visually-hidden">Unread: </span>}
                     {notificationText(n)}
                   </a>
+                  <ReplyExcerpt notification={n} />
                   <time className="muted small" dateTime={n.createdAt} title={formatFullTimestamp(n.createdAt)}>
                     {formatRelative(n.createdAt, now)}
                   </time>

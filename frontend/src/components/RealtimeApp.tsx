@@ -3,7 +3,7 @@
 import { useCallback, useEffect } from "react";
 
 import { usePostSubscriptions } from "@/hooks/useWebSocketManager";
-import { inboxContext, useLiveFeatures } from "@/hooks/useLiveFeatures";
+import { useLiveFeatures } from "@/hooks/useLiveFeatures";
 import { useWebSocket } from "@/hooks/useWebSocket";
 import { WebSocketProvider } from "@/hooks/WebSocketContext";
 import { fetchDevToken } from "@/lib/api";
@@ -11,6 +11,7 @@ import { loadRuntimeConfig } from "@/lib/config";
 import { DEMO_POSTS } from "@/lib/posts";
 import { commentFocusStore, commentHash } from "@/store/commentFocus";
 import { commentsStore, connectCommentsToWebSocket } from "@/store/comments";
+import { inboxContext } from "@/store/inbox";
 import { notificationsStore } from "@/store/notifications";
 import { authFromToken, sessionStore, useSession } from "@/store/session";
 import { webSocketStore } from "@/store/websocket";

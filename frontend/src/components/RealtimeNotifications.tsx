@@ -6,7 +6,8 @@ import { useWebSocketSubscription } from "@/hooks/useWebSocketManager";
 import { postTitle } from "@/lib/posts";
 import type { Envelope, Notification } from "@/lib/types";
 import { isComment } from "@/lib/types";
-import { commentsStore } from "@/store/comments";
+import { commentsStore, useCommentsStore } from "@/store/comments";
+import { inboxContext, inboxStore } from "@/store/inbox";
 import { notificationsStore, useNotifications, type Toast } from "@/store/notifications";
 import { sessionStore } from "@/store/session";
 import { notificationText } from "./NotificationBell";
@@ -21,6 +22,13 @@ export type ViewHandler = (postId: string, commentId?: string) => void;
 
 function ToastItem({ toast, onView }: { toast: Toast; onView?: ViewHandler }) {
   const dismiss = useNotifications((s) => s.dismiss);
+  // A reply's text, once this page holds it (the notification may arrive before the comment).
+  const replyText = useCommentsStore((s) =>
+    toast.kind === "reply" && toast.postId && toast.commentId
+      ? s.posts[toast.postId]?.comments.find((c) => c.id === toast.commentId)?.content
+      : undefined,
+  );
+  const body = toast.body || (replyText ? excerpt(replyText) : "");
   const [paused, setPaused] = useState(false);
   const remaining = useRef(TOAST_DURATION_MS);
   const startedAt = useRef(0);
@@ -48,9 +56,9 @@ function ToastItem({ toast, onView }: { toast: Toast; onView?: ViewHandler }) {
     >
       <div className="toast-text">
         <p className="toast-title">{toast.title}</p>
-        {toast.body && (
+        {body && (
           <p className="toast-body" data-testid="toast-body">
-            {toast.body}
+            {body}
           </p>
         )}
       </div>
@@ -61,6 +69,8 @@ function ToastItem({ toast, onView }: { toast: Toast; onView?: ViewHandler }) {
             className="btn btn-small"
             onClick={() => {
               onView(toast.postId!, toast.commentId);
+              const ctx = inboxContext();
+              if (toast.notificationId && ctx) void inboxStore.getState().markRead(ctx, [toast.notificationId]);
               dismiss(toast.id);
             }}
           >
@@ -75,14 +85,15 @@ function ToastItem({ toast, onView }: { toast: Toast; onView?: ViewHandler }) {
   );
 }
 
-/** The toast for a reply to one's comment (`notification.created`); `content` when the reply is held. */
-export function pushReplyToast(notification: Notification, content?: string): void {
+/** The toast for a reply to one's comment (`notification.created`); it shows the reply's text once held. */
+export function pushReplyToast(notification: Notification): void {
   notificationsStore.getState().push({
     kind: "reply",
     title: notificationText(notification),
-    body: content ? excerpt(content) : "",
+    body: "",
     postId: notification.postId,
     commentId: notification.commentId,
+    notificationId: notification.id,
   });
 }
 

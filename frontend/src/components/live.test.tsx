@@ -226,15 +226,26 @@ describe("notification bell", () => {
     expect((screen.getByTestId("mark-all-read") as HTMLButtonElement).disabled).toBe(true);
   });
 
-  it("a reply notification toasts with View, which opens the post at the reply", () => {
+  it("a reply notification toasts with View, which opens the post at the reply and marks it read", async () => {
     const onView = vi.fn();
+    const fetchMock = vi.fn<typeof fetch>().mockResolvedValue(jsonResponse({ unreadCount: 0 }));
+    vi.stubGlobal("fetch", fetchMock);
+    inboxStore.getState().receive(notification());
     render(<RealtimeNotifications onViewPost={onView} />);
-    act(() => pushReplyToast(notification(), "thanks for this"));
+    act(() => pushReplyToast(notification()));
     const toast = screen.getByTestId("toast");
     expect(toast.textContent).toContain("bob replied to your comment on “How the WebSocket stays connected”");
-    expect(toast.textContent).toContain("thanks for this");
+    expect(within(toast).queryByTestId("toast-body")).toBeNull();
+    // the reply itself arrives after its notification: its text shows then
+    act(() => commentsStore.getState().merge("post-2", [comment("post-2", 2, { id: "c-reply", userId: "bob", content: "thanks for this" })]));
+    expect(within(toast).getByTestId("toast-body").textContent).toBe("thanks for this");
     fireEvent.click(within(toast).getByRole("button", { name: "View" }));
     expect(onView).toHaveBeenCalledWith("post-2", "c-reply");
+    expect(screen.queryByTestId("toast")).toBeNull();
+    await vi.waitFor(() => expect(fetchMock).toHaveBeenCalledTimes(1));
+    expect(String(fetchMock.mock.calls[0]![0])).toBe("http://api/api/v1/notifications/read");
+    expect(JSON.parse(String(fetchMock.mock.calls[0]![1]!.body))).toEqual({ ids: ["n1"] });
+    expect(inboxStore.getState().unreadCount).toBe(0);
   });
 
   it("no second, plain comment toast for a reply to one's own comment", () => {

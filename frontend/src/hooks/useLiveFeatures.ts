@@ -3,23 +3,12 @@
 import { useEffect } from "react";
 
 import { pushReplyToast } from "@/components/RealtimeNotifications";
-import type { Notification } from "@/lib/types";
 import { commentFocusStore, commentIdFromHash } from "@/store/commentFocus";
-import { commentsStore } from "@/store/comments";
-import { connectInboxToWebSocket, inboxStore, type InboxContext } from "@/store/inbox";
+import { connectInboxToWebSocket, inboxContext, inboxStore } from "@/store/inbox";
 import { connectPresenceToWebSocket, presenceStore } from "@/store/presence";
 import { sessionStore } from "@/store/session";
 import type { WebSocketStore } from "@/store/websocket";
 
-/** The signed-in user's REST context for the inbox, from the session. */
-export function inboxContext(): InboxContext | null {
-  const { config, auth } = sessionStore.getState();
-  return config && auth ? { apiUrl: config.apiUrl, token: auth.token } : null;
-}
-
-function heldContent(n: Notification): string | undefined {
-  return commentsStore.getState().posts[n.postId]?.comments.find((c) => c.id === n.commentId)?.content;
-}
 
 /**
  * Presence, typing and notifications for as long as the app runs: their messages routed into
@@ -29,7 +18,7 @@ function heldContent(n: Notification): string | undefined {
 export function useLiveFeatures(ws: WebSocketStore, userId: string | null, configured: boolean): void {
   useEffect(() => connectPresenceToWebSocket(ws, presenceStore, () => sessionStore.getState().auth?.userId), [ws]);
   useEffect(
-    () => connectInboxToWebSocket(ws, inboxStore, inboxContext, (n) => pushReplyToast(n, heldContent(n))),
+    () => connectInboxToWebSocket(ws, inboxStore, inboxContext, pushReplyToast),
     [ws],
   );
 

@@ -9,6 +9,7 @@ import { createStore, type StoreApi } from "zustand/vanilla";
 import * as api from "@/lib/api";
 import type { Envelope, Notification } from "@/lib/types";
 import { isNotification } from "@/lib/types";
+import { sessionStore } from "./session";
 import { RECONNECTED, type WebSocketStore } from "./websocket";
 
 export interface InboxContext {
@@ -164,6 +165,12 @@ export function connectInboxToWebSocket(
     }),
   ];
   return () => offs.forEach((off) => off());
+}
+
+/** The signed-in user's REST context for the inbox, from the session. */
+export function inboxContext(): InboxContext | null {
+  const { config, auth } = sessionStore.getState();
+  return config && auth ? { apiUrl: config.apiUrl, token: auth.token } : null;
 }
 
 /** The app-wide inbox. */

@@ -10,6 +10,8 @@ export interface Toast {
   postId?: string;
   /** The comment View scrolls to. */
   commentId?: string;
+  /** The notification behind a reply toast (View marks it read). */
+  notificationId?: string;
   createdAt: number;
 }
 
