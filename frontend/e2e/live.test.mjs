@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { launchBrowser, openSignedIn } from "./browser.mjs";
-import { REPO_ROOT, RESULTS_DIR, startRuntime } from "./runtime.mjs";
+import { devToken, REPO_ROOT, RESULTS_DIR, startRuntime } from "./runtime.mjs";
 
 const DOCS_SCREENSHOTS = path.join(REPO_ROOT, "docs", "screenshots");
 const POST = "post-1";
@@ -28,15 +28,7 @@ async function shot(page, name, { fullPage = false } = {}) {
   if (process.env.E2E_DOCS_SCREENSHOTS === "1") copyFileSync(file, path.join(DOCS_SCREENSHOTS, name));
 }
 
-async function token(username) {
-  const res = await fetch(endpoints.tokenUrl, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username }),
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).token;
-}
+const token = (username) => devToken(endpoints.tokenUrl, username);
 
 /** The settled (not pending) comment holding `text`. */
 function settled(page, text) {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { launchBrowser, openSignedIn, waitLive } from "./browser.mjs";
-import { RESULTS_DIR, startRuntime } from "./runtime.mjs";
+import { devToken, RESULTS_DIR, startRuntime } from "./runtime.mjs";
 
 const POST = "post-1";
 let runtime;
@@ -20,15 +20,7 @@ async function shot(page, name) {
   return page.screenshot({ path: path.join(RESULTS_DIR, name), fullPage: false });
 }
 
-async function token(username) {
-  const res = await fetch(endpoints.tokenUrl, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username }),
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).token;
-}
+const token = (username) => devToken(endpoints.tokenUrl, username);
 
 async function restPost(jwt, postId, content) {
   const res = await fetch(`${endpoints.apiUrl}/api/v1/posts/${postId}/comments`, {

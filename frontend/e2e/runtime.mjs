@@ -74,3 +74,14 @@ export async function startRuntime({ timeoutMs = 120_000, extraArgs = [] } = {})
     },
   };
 }
+
+/** A token from the local runtime's token endpoint (`POST {"username"}`). */
+export async function devToken(tokenUrl, username) {
+  const res = await fetch(tokenUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username }),
+  });
+  if (res.status !== 200) throw new Error(`token for ${username}: ${res.status} ${await res.text()}`);
+  return (await res.json()).token;
+}

@@ -141,21 +141,23 @@ function CommentItem({
     } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) save();
   };
 
+  const itemProps = {
+    ref: itemRef,
+    tabIndex: -1,
+    id: `comment-${comment.id}`,
+    className: `comment${comment.deleted ? " comment-deleted" : ""}${depth ? " comment-reply" : ""}${highlighted ? " comment-highlight" : ""}`,
+    style: depthStyle(depth),
+    "data-testid": "comment",
+    "data-comment-id": comment.id,
+    "data-seq": comment.seq,
+    "data-depth": depth,
+    "data-parent-id": comment.parentId,
+    "data-deleted": comment.deleted ? "true" : undefined,
+  };
+
   if (comment.deleted) {
     return (
-      <li
-        ref={itemRef}
-        tabIndex={-1}
-        id={`comment-${comment.id}`}
-        className={`comment comment-deleted${depth ? " comment-reply" : ""}${highlighted ? " comment-highlight" : ""}`}
-        style={depthStyle(depth)}
-        data-testid="comment"
-        data-comment-id={comment.id}
-        data-seq={comment.seq}
-        data-depth={depth}
-        data-parent-id={comment.parentId}
-        data-deleted="true"
-      >
+      <li {...itemProps}>
         <span className="avatar avatar-deleted" aria-hidden="true" />
         <div className="comment-body">
           <p className="comment-content muted" data-testid="comment-content">
@@ -167,18 +169,7 @@ function CommentItem({
   }
 
   return (
-    <li
-      ref={itemRef}
-      tabIndex={-1}
-      id={`comment-${comment.id}`}
-      className={`comment${depth ? " comment-reply" : ""}${highlighted ? " comment-highlight" : ""}`}
-      style={depthStyle(depth)}
-      data-testid="comment"
-      data-comment-id={comment.id}
-      data-seq={comment.seq}
-      data-depth={depth}
-      data-parent-id={comment.parentId}
-    >
+    <li {...itemProps}>
       <Avatar name={comment.userId} />
       <div className="comment-body">
         <div className="comment-meta">

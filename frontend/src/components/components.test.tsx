@@ -5,6 +5,7 @@ import { commentsStore, connectCommentsToWebSocket } from "@/store/comments";
 import { notificationsStore } from "@/store/notifications";
 import { AUTH_STORAGE_KEY, sessionStore } from "@/store/session";
 import { webSocketStore } from "@/store/websocket";
+import { connectGlobal } from "@/test/connectGlobal";
 import { comment, envelope, FakeWebSocket } from "@/test/fakeWebSocket";
 import { CommentsSection } from "./CommentsSection";
 import { ConnectionStatus } from "./ConnectionStatus";
@@ -19,18 +20,6 @@ function signIn(userId = "alice") {
     auth: { token: "t", userId, username: userId, expiresAt: Date.now() + 3600_000, provider: "local" },
     activePostId: "post-1",
   });
-}
-
-/** Connect the app-wide store to a FakeWebSocket. */
-function connectGlobal(): FakeWebSocket {
-  vi.stubGlobal("WebSocket", FakeWebSocket);
-  act(() => {
-    webSocketStore.getState().configure({ url: "ws://h:1", apiUrl: "http://api", token: "t" });
-    webSocketStore.getState().connect();
-  });
-  const ws = FakeWebSocket.last;
-  act(() => ws.open());
-  return ws;
 }
 
 let detach: () => void = () => undefined;

@@ -9,6 +9,7 @@ import { notificationsStore } from "@/store/notifications";
 import { connectPresenceToWebSocket, presenceStore } from "@/store/presence";
 import { sessionStore } from "@/store/session";
 import { webSocketStore } from "@/store/websocket";
+import { connectGlobal } from "@/test/connectGlobal";
 import { comment, envelope, FakeWebSocket, jsonResponse } from "@/test/fakeWebSocket";
 import { CommentsSection } from "./CommentsSection";
 import { NotificationBell } from "./NotificationBell";
@@ -19,17 +20,6 @@ const config = { websocketUrl: "ws://h:1", apiUrl: "http://api", tokenUrl: "http
 const ctx = { apiUrl: "http://api", token: "t" };
 const P = "post-1";
 const c = (seq: number, extra: Record<string, unknown> = {}) => comment(P, seq, extra);
-
-function connectGlobal(): FakeWebSocket {
-  vi.stubGlobal("WebSocket", FakeWebSocket);
-  act(() => {
-    webSocketStore.getState().configure({ url: "ws://h:1", apiUrl: "http://api", token: "t" });
-    webSocketStore.getState().connect();
-  });
-  const ws = FakeWebSocket.last;
-  act(() => ws.open());
-  return ws;
-}
 
 function notification(extra: Partial<Notification> = {}): Notification {
   return {
