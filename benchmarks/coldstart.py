@@ -22,9 +22,28 @@ from typing import Any
 
 from benchmarks.common import HANDLERS, LAMBDAS, ROOT, Row, handler_env, median
 
-SENDERS = {"ws_actions", "ws_default", "broadcast_endpoint", "stream_broadcaster", "fanout_worker"}
-NO_DYNAMODB = {"authorizer", "ws_default"}
-QUEUE_USERS = {"broadcast_endpoint", "stream_broadcaster"}
+# What each function builds for an ordinary first request, as its code does: the @connections
+# transport for the senders; a DynamoDB client except where none is used (the fan-out worker
+# builds one only at its first 410 Gone); the SQS client only above the inline fan-out limit, so
+# never here.
+SENDERS = {
+    "ws_actions",
+    "ws_default",
+    "broadcast_endpoint",
+    "stream_broadcaster",
+    "fanout_worker",
+    "notifier",
+}
+NO_DYNAMODB = {"authorizer", "ws_default", "fanout_worker"}
+QUEUE_USERS: set[str] = set()
+# What a first request of another kind adds, imported where the code imports it lazily: shown as
+# its own row so that the cost moved out of the cold start stays in sight.
+FIRST_REQUEST_EXTRAS = {
+    "comments_api": (
+        " + first POST (Pydantic models)",
+        "import realtime_comments.comments.requests",
+    ),
+}
 
 _BARE = """
 import time
@@ -50,6 +69,7 @@ if {queue}:
     aws_clients.sqs(settings)
 if {sends}:
     aws_clients.connections_transport(settings)
+{extra}
 t2, c2 = time.perf_counter(), time.process_time()
 print("RESULT", c2 - c0, c1 - c0, c2 - c1, t2 - t0)
 """
@@ -75,10 +95,11 @@ def available_handlers(lambdas: str = LAMBDAS) -> list[str]:
     return [m for m in HANDLERS if os.path.exists(os.path.join(lambdas, "handlers", f"{m}.py"))]
 
 
-def _code(lambdas: str, module: str) -> str:
+def _code(lambdas: str, module: str, extra: str = "") -> str:
     return _HANDLER.format(
         lambdas=lambdas,
         module=module,
+        extra=extra,
         queue=module in QUEUE_USERS,
         sends=module in SENDERS,
         dynamodb=module not in NO_DYNAMODB,
@@ -100,9 +121,18 @@ def run(
             sqs_endpoint="http://127.0.0.1:9",
         )
     )
+    # Tracing as deployed (the stacks turn X-Ray on): the handlers build Powertools' Tracer, which
+    # imports the X-Ray SDK and patches botocore at import. The bare handler has no tracer.
+    env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    env["LAMBDA_TASK_ROOT"] = LAMBDAS
+    env["AWS_XRAY_CONTEXT_MISSING"] = "IGNORE_ERROR"
     cases = [("bare", "", _BARE)]
     for lambdas, label in variants:
-        cases += [(module, label, _code(lambdas, module)) for module in available_handlers(lambdas)]
+        for module in available_handlers(lambdas):
+            cases.append((module, label, _code(lambdas, module)))
+            if module in FIRST_REQUEST_EXTRAS:
+                extra_label, statement = FIRST_REQUEST_EXTRAS[module]
+                cases.append((module, extra_label + label, _code(lambdas, module, statement)))
     results: dict[tuple[str, str], list[tuple[float, ...]]] = {(m, lab): [] for m, lab, _ in cases}
     for _, _, code in cases:  # warm the page cache and the bytecode caches first
         _sample(code, env)
@@ -147,8 +177,8 @@ def run(
                 total,
                 x_baseline=bare / total,
                 check=f"{ratio:.2f}x bare",
-                target="<=1.5x bare",
-                met="yes" if ratio <= 1.5 else "no",
+                target="<=1.3x bare",
+                met="yes" if ratio <= 1.3 else "no",
                 note=f"CPU: import {imp * 1000:.0f} ms + init {init * 1000:.0f} ms; "
                 f"wall {wall * 1000:.0f} ms",
             )

@@ -24,6 +24,8 @@ HANDLERS = [
     "broadcast_endpoint",
     "stream_broadcaster",
     "fanout_worker",
+    "notifier",
+    "notifications_api",
 ]
 
 

@@ -9,7 +9,6 @@ from realtime_comments import aws_clients
 from realtime_comments.api.errors import bad_request, json_response, register_error_handlers
 from realtime_comments.api.request import caller_id, parse_body, query_int
 from realtime_comments.notifications import NotificationsRepository
-from realtime_comments.notifications.requests import MarkRead
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import Settings
 from realtime_comments.validation import InvalidParameter
@@ -41,6 +40,8 @@ def list_notifications() -> Response:
 @app.post("/api/v1/notifications/read")
 def mark_read() -> Response:
     user_id = caller_id(app.current_event)
+    from realtime_comments.notifications.requests import MarkRead  # Pydantic: only where a body is read
+
     body = parse_body(app.current_event, MarkRead)
     notifications = _notifications()
     if body.all:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from realtime_comments import aws_clients
 from realtime_comments.broadcasting.publish import publish, raise_on_transient_failures
 from realtime_comments.broadcasting.recipients import Audience, BatchAudience
@@ -22,8 +21,10 @@ __all__ = ["RecordFailed", "handler", "record_handler"]
 from realtime_comments.settings import Settings
 
 
-def record_handler(record: DynamoDBRecord, settings: Settings, audience: Audience) -> None:
-    post_message = message_for_record(record.raw_event)
+def record_handler(record: dict[str, Any], settings: Settings, audience: Audience) -> None:
+    # The raw stream record: Powertools' DynamoDBRecord would import every event data class
+    # (~40-100 ms of cold start) to wrap a dict that message_for_record reads directly.
+    post_message = message_for_record(record)
     if post_message is None:
         return
     outcome = publish(post_message.message, post_message.post_id, settings, audience)
@@ -48,6 +49,4 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     audience = BatchAudience(
         ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
     )
-    return process_in_order(
-        event.get("Records") or [], lambda raw: record_handler(DynamoDBRecord(raw), settings, audience)
-    )
+    return process_in_order(event.get("Records") or [], lambda raw: record_handler(raw, settings, audience))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, ValidationError
 from realtime_comments.api.errors import ApiError, bad_request, describe_validation_error
 
-Model = TypeVar("Model", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+# Pydantic is imported by the first body validation, not by every handler that reads requests.
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def json_object(event: APIGatewayProxyEventV2) -> dict[str, Any]:
@@ -30,6 +33,8 @@ def json_object(event: APIGatewayProxyEventV2) -> dict[str, Any]:
 
 def parse_body(event: APIGatewayProxyEventV2, model: type[Model]) -> Model:
     """The body validated by a Pydantic model (Powertools parser); 400 with every problem listed."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(json_object(event))
     except ValidationError as exc:

@@ -24,7 +24,6 @@ from realtime_comments.comments.service import create_comment
 from realtime_comments.settings import Settings
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-MAX_KEY_LENGTH = 128
 
 CONFIG = IdempotencyConfig(
     event_key_jmespath="[userId, postId, idempotencyKey]",

@@ -46,8 +46,19 @@ def _send_pool(size: int) -> ThreadPoolExecutor:
 
 
 def _default_gone_handler(settings: Settings) -> GoneHandler:
-    repository = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-    return repository.delete_connection
+    """Delete gone connections from the connections table; the DynamoDB client is built at the
+    first gone connection, so a delivery that finds none (the fan-out worker's usual invocation)
+    never pays for it at cold start."""
+    repository: list[ConnectionsRepository] = []
+
+    def forget(connection_id: str) -> Any:
+        if not repository:
+            repository.append(
+                ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+            )
+        return repository[0].delete_connection(connection_id)
+
+    return forget
 
 
 def _send_with_retries(
