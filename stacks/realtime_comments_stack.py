@@ -59,6 +59,7 @@ class RealtimeCommentsStack(Stack):
         log_removal = RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY
         defaults = FunctionDefaults(
             memory_size=config.lambda_memory_mb,
+            architecture=config.lambda_architecture,
             log_retention=config.log_retention,
             log_removal_policy=log_removal,
             log_level=config.log_level,

@@ -79,6 +79,8 @@ class StageConfig:
     fanout: FanoutSettings = field(default_factory=FanoutSettings)
     log_level: str = "INFO"
     lambda_memory_mb: int = 256
+    # "arm64" (Graviton: 20 % less per GB-second) or "x86_64", for every function of the stage.
+    lambda_architecture: str = "arm64"
     alarm_email: str | None = None
     # Cognito hosted sign-in for the browser app: a globally unique domain prefix, so no default.
     # Its callback URLs are the allowed origins (each with a trailing slash).
@@ -98,6 +100,8 @@ class StageConfig:
             raise ValueError("notification_ttl_days must be positive")
         if not 1 <= self.comments_page_size <= 200:
             raise ValueError("comments_page_size must be between 1 and 200")
+        if self.lambda_architecture not in ("arm64", "x86_64"):
+            raise ValueError(f"lambda_architecture must be arm64 or x86_64, got {self.lambda_architecture!r}")
         if not self.allowed_origins:
             raise ValueError("allowed_origins must not be empty (use ('*',) to allow any)")
         for origin in self.allowed_origins:

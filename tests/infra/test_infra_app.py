@@ -188,7 +188,11 @@ def test_functions_match_design(synthesized, stage):
     assert set(by_handler) == ALL_FUNCTION_HANDLERS
     for handler, props in by_handler.items():
         assert props["Runtime"] == "python3.14"
-        assert props["Architectures"] == ["x86_64"]
+        assert props["Architectures"] == ["arm64"]  # Graviton: StageConfig.lambda_architecture
+        powertools = [layer for layer in props["Layers"] if "Fn::Sub" in layer]
+        assert [layer["Fn::Sub"].rsplit(":", 2)[-2:] for layer in powertools] == [
+            ["AWSLambdaPowertoolsPythonV3-python314-arm64", "27"]
+        ]
         assert props["TracingConfig"] == {"Mode": "Active"}
         env = set(props["Environment"]["Variables"])
         assert env == EXPECTED_ENV[handler] | POWERTOOLS_ENV, handler

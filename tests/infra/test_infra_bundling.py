@@ -10,13 +10,14 @@ import pytest
 
 from stacks.realtime_comments_stack import LAYER_CONSTRAINTS
 from stacks.realtime_constructs.lambda_defaults import (
+    FunctionDefaults,
     LayerPlatform,
     PipLayerBundling,
     build_layer_cache,
     default_code_path,
     requirements_hash,
 )
-from stacks.realtime_constructs.lambda_defaults.bundling import pip_command
+from stacks.realtime_constructs.lambda_defaults.bundling import ELF_MACHINES, elf_machine, pip_command
 
 PLATFORM = LayerPlatform()
 
@@ -45,7 +46,7 @@ def test_pip_command_targets_lambda_platform(requirements, tmp_path):
     assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
     joined = " ".join(cmd)
     for flag in (
-        "--platform manylinux2014_x86_64",
+        "--platform manylinux2014_aarch64",
         "--implementation cp",
         "--python-version 3.14",
         "--only-binary=:all:",
@@ -88,7 +89,7 @@ def test_failed_pip_leaves_no_cache(requirements, tmp_path, monkeypatch):
 
 def test_synthesized_layer_holds_cp314_packages(synthesized):
     """The real layer (built or taken from .build/layers) has pyjwt and cryptography wheels for
-    CPython 3.14 / manylinux x86_64, and no console scripts."""
+    CPython 3.14 / manylinux aarch64 (the stages' arm64 default), and no console scripts."""
     layer_dirs = [p for p in synthesized.outdir.glob("asset.*") if (p / "python" / "jwt").is_dir()]
     assert len(layer_dirs) == 1
     python = layer_dirs[0] / "python"
@@ -97,6 +98,40 @@ def test_synthesized_layer_holds_cp314_packages(synthesized):
     native = [p.name for p in python.rglob("*.so")]
     assert any("abi3" in n or "cpython-314" in n for n in native)
     assert not [n for n in native if "cpython-311" in n]
+
+
+def test_synthesized_layer_holds_aarch64_binaries_only(synthesized):
+    """Every native library of the arm64 functions' layer is an aarch64 ELF: an x86_64 one would
+    fail to load at the first import in Lambda, never at synth."""
+    layer_dirs = [p for p in synthesized.outdir.glob("asset.*") if (p / "python" / "jwt").is_dir()]
+    (python,) = [d / "python" for d in layer_dirs]
+    native = [p for p in python.rglob("*") if p.is_file() and elf_machine(p) is not None]
+    assert native, "cryptography and cffi ship native libraries"
+    machines = {p.relative_to(python).as_posix(): elf_machine(p) for p in native}
+    assert set(machines.values()) == {ELF_MACHINES["arm64"]}, machines
+    assert not [name for name in machines if "x86_64" in name]
+
+
+def test_platform_follows_the_architecture():
+    assert LayerPlatform.for_architecture("arm64").platforms == ("manylinux2014_aarch64",)
+    assert LayerPlatform.for_architecture("x86_64").platforms == ("manylinux2014_x86_64",)
+    with pytest.raises(ValueError):
+        LayerPlatform.for_architecture("ppc64le")
+    arm = FunctionDefaults()
+    assert arm.resolved_powertools_layer_arn().endswith("-python314-arm64:27")
+    x86 = FunctionDefaults(architecture="x86_64")
+    assert x86.resolved_powertools_layer_arn().endswith("-python314-x86_64:27")
+    assert x86.resolved_layer_platform() == LayerPlatform.for_architecture("x86_64")
+
+
+def test_elf_machine_reads_the_header(tmp_path):
+    header = bytearray(64)
+    header[:6] = b"\x7fELF\x02\x01"  # 64-bit, little endian
+    header[18:20] = (183).to_bytes(2, "little")
+    (tmp_path / "lib.so").write_bytes(bytes(header))
+    (tmp_path / "text.py").write_text("print()")
+    assert elf_machine(tmp_path / "lib.so") == 183
+    assert elf_machine(tmp_path / "text.py") is None
 
 
 def test_code_asset_is_the_lambdas_directory():

@@ -276,7 +276,7 @@ def test_service_function_defaults(bare_stack):
         "AWS::Lambda::Function",
         {
             "Runtime": "python3.14",
-            "Architectures": ["x86_64"],
+            "Architectures": ["arm64"],
             "Handler": "handlers.ws_default.handler",
             "TracingConfig": {"Mode": "Active"},
             "MemorySize": 256,
@@ -285,7 +285,7 @@ def test_service_function_defaults(bare_stack):
                 [
                     {
                         "Fn::Sub": "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
-                        "AWSLambdaPowertoolsPythonV3-python314-x86_64:27"
+                        "AWSLambdaPowertoolsPythonV3-python314-arm64:27"
                     },
                 ]
             ),
@@ -305,7 +305,7 @@ def test_service_function_defaults(bare_stack):
     t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     t.has_resource_properties(
         "AWS::Lambda::LayerVersion",
-        {"CompatibleRuntimes": ["python3.14"], "CompatibleArchitectures": ["x86_64"]},
+        {"CompatibleRuntimes": ["python3.14"], "CompatibleArchitectures": ["arm64"]},
     )
     # Its own role: no AWS-managed policy.
     t.has_resource_properties("AWS::IAM::Role", {"ManagedPolicyArns": Match.absent()})
@@ -952,3 +952,26 @@ def test_handler_code_edits_do_not_churn_normalized_templates(tmp_path):
     raw = [json.dumps(t, sort_keys=True) for t in templates]
     assert raw[0] != raw[1]  # the asset hash did change
     assert normalize_template(templates[0]) == normalize_template(templates[1])
+
+
+def test_service_function_on_x86_64_takes_the_x86_64_layers(bare_stack):
+    stack = bare_stack()
+    ServiceFunction(
+        stack, "Fn", handler="handlers.ws_default.handler", defaults=FunctionDefaults(architecture="x86_64")
+    )
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Architectures": ["x86_64"],
+            "Layers": Match.array_with(
+                [
+                    {
+                        "Fn::Sub": "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
+                        "AWSLambdaPowertoolsPythonV3-python314-x86_64:27"
+                    }
+                ]
+            ),
+        },
+    )
+    t.has_resource_properties("AWS::Lambda::LayerVersion", {"CompatibleArchitectures": ["x86_64"]})

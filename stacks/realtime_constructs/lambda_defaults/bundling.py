@@ -1,7 +1,8 @@
 """Docker-free, reproducible bundling of the dependencies layer.
 
 ``PipLayerBundling`` implements ``aws_cdk.ILocalBundling``: it runs ``pip install`` for the Lambda
-platform (manylinux x86_64, CPython 3.14, binary wheels only) into a cache directory keyed by the
+platform (manylinux aarch64 for arm64 functions, the default, or x86_64; CPython 3.14; binary wheels
+only) into a cache directory keyed by the
 sha256 of ``requirements.txt`` + platform + Python version, then copies the cache into the asset
 output. Repeated synths (the test suite synthesizes many times) never touch the network once the
 cache is filled. The Docker image the CDK API insists on is never used.
@@ -25,13 +26,40 @@ from aws_cdk import ILocalBundling
 RECIPE_VERSION = "1"
 
 
+# pip platform tags per Lambda architecture (manylinux2014 = glibc 2.17, which Amazon Linux 2023's
+# glibc 2.34 runs).
+PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
+    "arm64": ("manylinux2014_aarch64",),
+    "x86_64": ("manylinux2014_x86_64",),
+}
+# ELF e_machine of each architecture: what a layer's native libraries must be built for.
+ELF_MACHINES: dict[str, int] = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64
+
+
 @dataclass(frozen=True)
 class LayerPlatform:
     """Target of the bundled wheels. Lambda ``python3.14`` runs on Amazon Linux 2023 (glibc 2.34)."""
 
-    platforms: tuple[str, ...] = ("manylinux2014_x86_64",)
+    platforms: tuple[str, ...] = PLATFORM_TAGS["arm64"]
     python_version: str = "3.14"
     implementation: str = "cp"
+
+    @classmethod
+    def for_architecture(cls, architecture: str) -> LayerPlatform:
+        """``"arm64"`` or ``"x86_64"`` (the names of ``aws_lambda.Architecture``)."""
+        try:
+            return cls(platforms=PLATFORM_TAGS[architecture])
+        except KeyError as exc:
+            raise ValueError(f"unknown Lambda architecture {architecture!r}") from exc
+
+
+def elf_machine(path: Path) -> int | None:
+    """The ELF ``e_machine`` of a shared library, or None when the file is not ELF."""
+    with open(path, "rb") as f:
+        header = f.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
 
 
 def requirements_hash(

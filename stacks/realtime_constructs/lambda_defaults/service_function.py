@@ -16,11 +16,16 @@ from constructs import Construct
 
 from .bundling import LayerPlatform, PipLayerBundling, requirements_hash
 
-POWERTOOLS_LAYER_ARN = (
-    "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64:27"
-)
-"""Public Powertools for AWS Lambda (Python) v3 layer, version 27 = aws-lambda-powertools 3.23.0.
-Resolved with ``Fn::Sub`` so stacks stay environment-agnostic."""
+_POWERTOOLS_LAYER = "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-"
+POWERTOOLS_LAYER_ARNS: dict[str, str] = {
+    arch: f"{_POWERTOOLS_LAYER}{arch}:27" for arch in ("arm64", "x86_64")
+}
+"""Public Powertools for AWS Lambda (Python) v3 layers, version 27 = aws-lambda-powertools 3.23.0,
+one per architecture (docs.aws.amazon.com/powertools/python, "Lambda Layer"). Resolved with
+``Fn::Sub`` so stacks stay environment-agnostic."""
+POWERTOOLS_LAYER_ARN = POWERTOOLS_LAYER_ARNS["arm64"]
+
+_ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 
 CODE_EXCLUDES: tuple[str, ...] = (
     "**/__pycache__",
@@ -61,7 +66,11 @@ class FunctionDefaults:
     :param service_name: ``POWERTOOLS_SERVICE_NAME``.
     :param metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``.
     :param log_level: ``POWERTOOLS_LOG_LEVEL``.
-    :param powertools_layer_arn: ``Fn::Sub`` template of the Powertools layer ARN.
+    :param architecture: ``"arm64"`` (Graviton, the default: 20 % less per GB-second than x86_64)
+        or ``"x86_64"``; it picks the Powertools layer and the wheels of the dependencies layer.
+    :param powertools_layer_arn: ``Fn::Sub`` template of the Powertools layer ARN (default: the
+        public layer of ``architecture``).
+    :param layer_platform: pip target of the dependencies layer (default: ``architecture``'s).
     :param extra_environment: added to every function's environment.
     """
 
@@ -76,9 +85,26 @@ class FunctionDefaults:
     service_name: str = "realtime-comments"
     metrics_namespace: str = "RealtimeComments"
     log_level: str = "INFO"
-    powertools_layer_arn: str = POWERTOOLS_LAYER_ARN
-    layer_platform: LayerPlatform = field(default_factory=LayerPlatform)
+    architecture: str = "arm64"
+    powertools_layer_arn: str | None = None
+    layer_platform: LayerPlatform | None = None
     extra_environment: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.architecture not in _ARCHITECTURES:
+            raise ValueError(
+                f"architecture must be one of {sorted(_ARCHITECTURES)}, got {self.architecture!r}"
+            )
+
+    @property
+    def lambda_architecture(self) -> lambda_.Architecture:
+        return _ARCHITECTURES[self.architecture]
+
+    def resolved_powertools_layer_arn(self) -> str:
+        return self.powertools_layer_arn or POWERTOOLS_LAYER_ARNS[self.architecture]
+
+    def resolved_layer_platform(self) -> LayerPlatform:
+        return self.layer_platform or LayerPlatform.for_architecture(self.architecture)
 
     def resolved_code_path(self) -> Path:
         return Path(self.code_path) if self.code_path else default_code_path()
@@ -111,6 +137,7 @@ class DependenciesLayer(Construct):
         cache_dir: Path,
         platform: LayerPlatform | None = None,
         constraints_file: Path | None = None,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         description: str = "Third-party Python dependencies of the Realtime Comments functions",
     ) -> None:
         super().__init__(scope, id)
@@ -130,7 +157,7 @@ class DependenciesLayer(Construct):
                 ),
             ),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_14],
-            compatible_architectures=[lambda_.Architecture.X86_64],
+            compatible_architectures=[architecture],
             description=description,
         )
 
@@ -152,8 +179,9 @@ class DependenciesLayer(Construct):
                 layer_id,
                 requirements_file=requirements_file,
                 cache_dir=defaults.resolved_cache_dir(),
-                platform=defaults.layer_platform,
+                platform=defaults.resolved_layer_platform(),
                 constraints_file=defaults.constraints_file,
+                architecture=defaults.lambda_architecture,
             )
         return layers[key]
 
@@ -172,7 +200,8 @@ def _code_for(scope: Construct, path: Path) -> lambda_.Code:
 class ServiceFunction(Construct):
     """A Python Lambda function with the project's defaults.
 
-    Runtime ``python3.14`` on x86_64, the Powertools layer (``FunctionDefaults.powertools_layer_arn``)
+    Runtime ``python3.14`` on ``FunctionDefaults.architecture`` (arm64 by default), the Powertools
+    layer of that architecture
     and the dependencies layer, active X-Ray tracing, its own log group with retention, and the
     ``POWERTOOLS_*`` environment. Attributes: ``function`` (``lambda_.Function``), ``log_group``,
     ``role`` (its execution role, allowed to write to ``log_group`` only).
@@ -210,7 +239,7 @@ class ServiceFunction(Construct):
         self.log_group.grant_write(self.role)
         layers: list[lambda_.ILayerVersion] = [
             lambda_.LayerVersion.from_layer_version_arn(
-                self, "PowertoolsLayer", Fn.sub(defaults.powertools_layer_arn)
+                self, "PowertoolsLayer", Fn.sub(defaults.resolved_powertools_layer_arn())
             )
         ]
         deps = DependenciesLayer.of(self, defaults)
@@ -228,7 +257,7 @@ class ServiceFunction(Construct):
             self,
             "Function",
             runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=defaults.lambda_architecture,
             handler=handler,
             code=_code_for(self, defaults.resolved_code_path()),
             layers=layers,
