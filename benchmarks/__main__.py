@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.common import ROOT, Row, add_lambdas_to_path, render_table
 from benchmarks.servers import set_local_aws_env
 
-ALL = ("fanout", "sqs_fanout", "e2e", "coldstart", "warm")
+ALL = ("fanout", "sqs_fanout", "e2e", "coldstart", "warm", "cost")
 ALIASES = {"runtime": "e2e"}
 
 
@@ -127,10 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                 from benchmarks import coldstart
 
                 r, data = coldstart.run(samples=2 if args.quick else 10, log=log)
-            else:
+            elif name == "warm":
                 from benchmarks import warm
 
                 r, data = warm.run(invocations=3 if args.quick else 30, log=log)
+            else:
+                from benchmarks import cost
+
+                r, data = cost.run(log=log, repeats=1 if args.quick else 5)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             failures += 1
             log(f"{name} failed:\n{traceback.format_exc()}")

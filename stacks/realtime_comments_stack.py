@@ -59,6 +59,7 @@ class RealtimeCommentsStack(Stack):
         log_removal = RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY
         defaults = FunctionDefaults(
             memory_size=config.lambda_memory_mb,
+            memory_sizes=config.lambda_memory_sizes,
             architecture=config.lambda_architecture,
             log_retention=config.log_retention,
             log_removal_policy=log_removal,
@@ -116,6 +117,7 @@ class RealtimeCommentsStack(Stack):
                 fanout_inline_limit=config.fanout.inline_limit,
                 fanout_batch_size=config.fanout.batch_size,
                 send_concurrency=config.fanout.send_concurrency,
+                memory_size=defaults.memory_size_for("handlers.stream_broadcaster.handler"),
             ),
             function_defaults=defaults,
         )

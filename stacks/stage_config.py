@@ -58,6 +58,22 @@ class FanoutSettings:
     send_concurrency: int = 128
 
 
+# MiB per function (handler module), chosen by `python -m benchmarks.cost`: for each function the
+# fastest size that costs at most 10 % more per invocation than the cheapest (benchmarks/README.md,
+# "Memory sizes", has the curves). The fan-out functions are CPU-bound: their cost is flat up to one
+# full vCPU (1769 MB), so they take it and finish 13x sooner than at 128 MB for the same bill.
+MEASURED_MEMORY_SIZES: dict[str, int] = {
+    "authorizer": 1024,
+    "ws_connect": 256,
+    "ws_disconnect": 256,
+    "ws_actions": 256,
+    "comments_api": 256,
+    "stream_broadcaster": 1769,
+    "fanout_worker": 1769,
+    "broadcast_endpoint": 1769,
+}
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """Everything that differs between stages. Constructs never read this: the stack maps it
@@ -78,7 +94,8 @@ class StageConfig:
     alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     fanout: FanoutSettings = field(default_factory=FanoutSettings)
     log_level: str = "INFO"
-    lambda_memory_mb: int = 256
+    lambda_memory_mb: int = 256  # functions not in lambda_memory_sizes
+    lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))
     # "arm64" (Graviton: 20 % less per GB-second) or "x86_64", for every function of the stage.
     lambda_architecture: str = "arm64"
     alarm_email: str | None = None
@@ -102,6 +119,9 @@ class StageConfig:
             raise ValueError("comments_page_size must be between 1 and 200")
         if self.lambda_architecture not in ("arm64", "x86_64"):
             raise ValueError(f"lambda_architecture must be arm64 or x86_64, got {self.lambda_architecture!r}")
+        for function, size in self.lambda_memory_sizes.items():
+            if not 128 <= size <= 10_240:
+                raise ValueError(f"lambda_memory_sizes[{function!r}] must be 128..10240 MiB, got {size}")
         if not self.allowed_origins:
             raise ValueError("allowed_origins must not be empty (use ('*',) to allow any)")
         for origin in self.allowed_origins:
@@ -195,6 +215,8 @@ def _coerce(base: StageConfig, key: str, value: Any) -> Any:
             base.alarm_thresholds,
             **{_snake(k).replace("http5xx", "http_5xx"): v for k, v in dict(value).items()},
         )
+    if key == "lambda_memory_sizes":
+        return {**dict(base.lambda_memory_sizes), **{str(k): int(v) for k, v in dict(value).items()}}
     if key == "fanout":
         return dataclasses.replace(base.fanout, **{_snake(k): v for k, v in dict(value).items()})
     if key == "allowed_origins":

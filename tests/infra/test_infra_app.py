@@ -11,6 +11,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.nag_suppressions import NAG_REASONS
 from stacks.realtime_comments_stack import STATEFUL_LOGICAL_IDS
+from stacks.stage_config import MEASURED_MEMORY_SIZES
 
 ALL_FUNCTION_HANDLERS = {
     "handlers.authorizer.handler",
@@ -194,6 +195,8 @@ def test_functions_match_design(synthesized, stage):
             ["AWSLambdaPowertoolsPythonV3-python314-arm64", "27"]
         ]
         assert props["TracingConfig"] == {"Mode": "Active"}
+        module = handler.split(".")[1]
+        assert props["MemorySize"] == MEASURED_MEMORY_SIZES.get(module, 256), handler
         env = set(props["Environment"]["Variables"])
         assert env == EXPECTED_ENV[handler] | POWERTOOLS_ENV, handler
         assert props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "realtime-comments"

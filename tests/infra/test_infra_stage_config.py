@@ -92,3 +92,25 @@ def test_cognito_domain_prefix_is_off_by_default_and_set_from_context():
     assert all(get_stage_config(name).cognito_domain_prefix is None for name in STAGES)
     config = get_stage_config("prod", {"prod": {"cognitoDomainPrefix": "comments-example-prod"}})
     assert config.cognito_domain_prefix == "comments-example-prod"
+
+
+def test_measured_memory_sizes_and_their_override():
+    from stacks.realtime_constructs.lambda_defaults import FunctionDefaults
+    from stacks.stage_config import MEASURED_MEMORY_SIZES
+
+    dev = get_stage_config("dev")
+    assert dict(dev.lambda_memory_sizes) == MEASURED_MEMORY_SIZES
+    assert dev.lambda_architecture == "arm64"
+    tuned = get_stage_config(
+        "prod", {"prod": {"lambdaMemorySizes": {"comments_api": 512}, "lambdaArchitecture": "x86_64"}}
+    )
+    assert tuned.lambda_memory_sizes["comments_api"] == 512
+    assert tuned.lambda_memory_sizes["stream_broadcaster"] == MEASURED_MEMORY_SIZES["stream_broadcaster"]
+    assert tuned.lambda_architecture == "x86_64"
+    defaults = FunctionDefaults(memory_size=300, memory_sizes=tuned.lambda_memory_sizes)
+    assert defaults.memory_size_for("handlers.comments_api.handler") == 512
+    assert defaults.memory_size_for("handlers.notifier.handler") == 300
+    with pytest.raises(ValueError):
+        get_stage_config("dev", {"dev": {"lambdaMemorySizes": {"comments_api": 64}}})
+    with pytest.raises(ValueError):
+        get_stage_config("dev", {"dev": {"lambdaArchitecture": "sparc"}})

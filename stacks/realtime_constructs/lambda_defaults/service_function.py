@@ -60,6 +60,9 @@ class FunctionDefaults:
     :param layer_cache_dir: pip cache of the dependencies layer (default: ``.build/layers`` under
         the current directory).
     :param memory_size: MiB, default 256.
+    :param memory_sizes: MiB per handler module (``"comments_api"`` for
+        ``handlers.comments_api.handler``), before ``memory_size``; an explicit
+        ``ServiceFunction(memory_size=...)`` comes first. Default: none.
     :param timeout: default 10 seconds.
     :param log_retention: default one month.
     :param log_removal_policy: removal policy of the log groups, default DESTROY.
@@ -79,6 +82,7 @@ class FunctionDefaults:
     constraints_file: Path | None = None
     layer_cache_dir: Path | None = None
     memory_size: int = 256
+    memory_sizes: Mapping[str, int] = field(default_factory=dict)
     timeout: Duration = field(default_factory=lambda: Duration.seconds(10))
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
@@ -99,6 +103,11 @@ class FunctionDefaults:
     @property
     def lambda_architecture(self) -> lambda_.Architecture:
         return _ARCHITECTURES[self.architecture]
+
+    def memory_size_for(self, handler: str) -> int:
+        """``memory_sizes`` by the handler's module (``handlers.<module>.handler``), else ``memory_size``."""
+        module = handler.rsplit(".", 2)[-2] if handler.count(".") >= 2 else handler
+        return self.memory_sizes.get(module, self.memory_size)
 
     def resolved_powertools_layer_arn(self) -> str:
         return self.powertools_layer_arn or POWERTOOLS_LAYER_ARNS[self.architecture]
@@ -262,7 +271,7 @@ class ServiceFunction(Construct):
             code=_code_for(self, defaults.resolved_code_path()),
             layers=layers,
             environment=env,
-            memory_size=memory_size or defaults.memory_size,
+            memory_size=memory_size or defaults.memory_size_for(handler),
             timeout=timeout or defaults.timeout,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
