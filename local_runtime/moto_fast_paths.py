@@ -152,6 +152,7 @@ def install_fast_item_serializer() -> None:
 
     cls.fast_items = True
     cls.execute_result = execute_result
+    _install_method_names_cache()
     _install_fast_stream_records(cls)
     _install_fast_projection(cls)
     install_table_views(cls)
@@ -218,3 +219,17 @@ def _install_fast_stream_records(switch: Any) -> None:
         return StreamRecords(result.result)
 
     handler.get_records = get_records
+
+
+def _install_method_names_cache() -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every request to find the
+    action's method; a class's methods do not change, so the list is made once per class."""
+    import functools
+
+    from moto.core import responses
+
+    if hasattr(responses.method_names_from_class, "cache_info"):
+        return
+    responses.method_names_from_class = functools.lru_cache(maxsize=256)(  # type: ignore[assignment]
+        responses.method_names_from_class
+    )

@@ -449,3 +449,48 @@ def test_a_slow_snapshot_is_taken_less_often(server: DataServer, tmp_path: Path,
     assert snapshots.due == 101.0 + 1.0 / data_store.SNAPSHOT_TIME_SHARE
     snapshots.save()  # nothing written since: no second snapshot
     assert clock[0] == 101.0
+
+
+def _raw_request(target: str, body: bytes, *, chunked: bool = False) -> bytes:
+    head = (
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        f"X-Amz-Target: {target}\r\n"
+        "Authorization: AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0\r\n"
+    )
+    if chunked:
+        half = len(body) // 2
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:half], body[half:]) if p)
+        return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + chunks + b"0\r\n\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _read_response(reader: Any) -> tuple[int, dict[str, str], bytes]:
+    status = int(reader.readline().split()[1])
+    headers: dict[str, str] = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, reader.read(int(headers["content-length"]))
+
+
+def test_the_data_server_keeps_connections_open(server: DataServer) -> None:
+    """werkzeug's server closed the connection after every request; SDK clients now reuse one
+    socket (plain and chunked bodies), and a request that is not HTTP gets a 400 and a close."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for chunked in (False, True, False):
+            sock.sendall(_raw_request("DynamoDB_20120810.ListTables", b"{}", chunked=chunked))
+            status, headers, body = _read_response(reader)
+            assert status == 200, body
+            assert headers["connection"] == "keep-alive"
+            assert "TableNames" in json.loads(body)
+        sock.sendall(_raw_request("DynamoDB_20120810.DescribeTable", b'{"TableName": "no-such-table"}'))
+        status, headers, body = _read_response(reader)
+        assert status == 400 and b"ResourceNotFoundException" in body
+        assert headers["x-amz-crc32"]  # moto's handler answered, not a generic error page
+        sock.sendall(b"nonsense\r\n")
+        status, headers, _ = _read_response(reader)
+        assert status == 400 and headers["connection"] == "close"
+        assert reader.read() == b""  # closed by the server
