@@ -17,7 +17,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +40,7 @@ def clear_project_caches() -> None:
 class RelEnv(Tables):
     """One module's tables (with their scan/snapshot helpers) and the environment applied."""
 
-    env: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)  # after Tables's defaulted fields
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def rel_env(aws_env: str, dynamodb_client: Any, _sink_server: Any, jwt_issuer: A
         for name, value in env.items():
             patch.setenv(name, value)
         clear_project_caches()
-        yield RelEnv(tables.connections, tables.comments, tables.idempotency, dynamodb_client, env)
+        yield RelEnv(tables.connections, tables.comments, tables.idempotency, dynamodb_client, env=env)
     clear_project_caches()
 
 
