@@ -494,3 +494,53 @@ def test_the_data_server_keeps_connections_open(server: DataServer) -> None:
         status, headers, _ = _read_response(reader)
         assert status == 400 and headers["connection"] == "close"
         assert reader.read() == b""  # closed by the server
+
+
+def test_query_pages_by_size_as_moto_does_and_never_changes_stored_items(server: DataServer) -> None:
+    """The fast Query keeps item sizes between writes and shares attribute values with the results:
+    the 1 MB page ends where moto's own ends, before and after a write that grows an item, and a
+    projected Query leaves the stored items whole."""
+    from moto.dynamodb.responses import DynamoResult
+
+    ddb = local_client("dynamodb", server.url)
+    ddb.create_table(
+        TableName="pages-test",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(30):
+        item = {"pk": {"S": "p"}, "sk": {"S": f"{i:03d}"}, "payload": {"S": "x" * 40_000}, "n": {"N": str(i)}}
+        ddb.put_item(TableName="pages-test", Item=item)
+
+    def both(**extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        def ask() -> dict[str, Any]:
+            page = ddb.query(
+                TableName="pages-test",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "p"}},
+                **extra,
+            )
+            return {"sks": [i["sk"]["S"] for i in page["Items"]], "last": page.get("LastEvaluatedKey")}
+
+        fast = ask()
+        DynamoResult.fast_items = False
+        try:
+            return fast, ask()
+        finally:
+            DynamoResult.fast_items = True
+
+    fast, reference = both()
+    assert fast == reference and fast["last"] is not None and len(fast["sks"]) < 30
+    ddb.update_item(
+        TableName="pages-test",
+        Key={"pk": {"S": "p"}, "sk": {"S": "001"}},
+        UpdateExpression="SET payload = :big",
+        ExpressionAttributeValues={":big": {"S": "y" * 300_000}},
+    )
+    grown, reference = both()
+    assert grown == reference and len(grown["sks"]) < len(fast["sks"])
+    projected, reference = both(ProjectionExpression="sk")
+    assert projected == reference
+    stored = ddb.get_item(TableName="pages-test", Key={"pk": {"S": "p"}, "sk": {"S": "002"}})["Item"]
+    assert set(stored) == {"pk", "sk", "payload", "n"} and len(stored["payload"]["S"]) == 40_000
