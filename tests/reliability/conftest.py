@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from benchmarks.servers import SinkProcess, create_tables
-from tests.conftest import Tables, handler_environment
+from tests.conftest import Tables, create_notifications_table, handler_environment
 
 
 def clear_project_caches() -> None:
@@ -52,8 +52,10 @@ def rel_env(aws_env: str, dynamodb_client: Any, _sink_server: Any, jwt_issuer: A
         comments=f"rel-comments-{suffix}",
         idempotency=f"rel-idempotency-{suffix}",
         client=dynamodb_client,
+        notifications=f"rel-notifications-{suffix}",
     )
     create_tables(aws_env, tables.connections, tables.comments, tables.idempotency)
+    create_notifications_table(dynamodb_client, tables.notifications)
     env = handler_environment(
         tables,
         _sink_server.url,
@@ -65,7 +67,14 @@ def rel_env(aws_env: str, dynamodb_client: Any, _sink_server: Any, jwt_issuer: A
         for name, value in env.items():
             patch.setenv(name, value)
         clear_project_caches()
-        yield RelEnv(tables.connections, tables.comments, tables.idempotency, dynamodb_client, env=env)
+        yield RelEnv(
+            tables.connections,
+            tables.comments,
+            tables.idempotency,
+            dynamodb_client,
+            tables.notifications,
+            env=env,
+        )
     clear_project_caches()
 
 
