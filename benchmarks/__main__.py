@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         raw[name] = data
         if any(row.check.startswith("FAIL") for row in r):
             failures += 1
+    if not args.quick:
+        from benchmarks.cloud_plots import draw
+
+        draw(raw, log)
     raw["seconds"] = time.perf_counter() - started
     raw["rows"] = [row.as_dict() for row in rows]
     table = render_table(rows)
