@@ -61,6 +61,7 @@ class RealtimeCommentsStack(Stack):
             memory_size=config.lambda_memory_mb,
             memory_sizes=config.lambda_memory_sizes,
             architecture=config.lambda_architecture,
+            snap_start=config.snap_start,
             log_retention=config.log_retention,
             log_removal_policy=log_removal,
             log_level=config.log_level,

@@ -98,6 +98,10 @@ class StageConfig:
     lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))
     # "arm64" (Graviton: 20 % less per GB-second) or "x86_64", for every function of the stage.
     lambda_architecture: str = "arm64"
+    # Lambda SnapStart for every function (published versions behind a `live` alias). Off by
+    # default: it adds a cache charge per GB-second of each published version and a restore
+    # charge per GB (see benchmarks/README.md, "SnapStart").
+    snap_start: bool = False
     alarm_email: str | None = None
     # Cognito hosted sign-in for the browser app: a globally unique domain prefix, so no default.
     # Its callback URLs are the allowed origins (each with a trailing slash).

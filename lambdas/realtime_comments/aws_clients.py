@@ -93,3 +93,18 @@ def clear_cache() -> None:
     _client.cache_clear()
     _session.cache_clear()
     _connections_transport.cache_clear()
+
+
+def after_snapshot_restore() -> None:
+    """Lambda SnapStart's restore hook: the snapshot holds the init's pooled sockets (long closed
+    by the other end), its credentials (they expire) and signing keys. Drop them all; the next
+    call builds fresh ones."""
+    clear_cache()
+
+
+try:  # in Lambda's Python runtimes (3.12+), which run this hook after each restore from a snapshot
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # locally and in tests nothing is ever restored
+    pass
+else:
+    register_after_restore(after_snapshot_restore)

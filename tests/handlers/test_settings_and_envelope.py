@@ -56,3 +56,34 @@ def test_fanout_bodies_respect_batch_size_and_sqs_limits():
     assert sum(len(json.loads(body)["connectionIds"]) for body in big) == 2500
     for group in _requests(big):
         assert len(group) <= 10 and sum(len(body.encode()) for body in group) <= 256 * 1024
+
+
+def test_snapstart_restore_hook_is_registered_and_drops_cached_clients(tmp_path):
+    """In Lambda, snapshot_restore_py exists and aws_clients registers its restore hook; the hook
+    forgets every client and the @connections transport (sockets and credentials of the init)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake = tmp_path / "snapshot_restore_py.py"
+    fake.write_text("hooks = []\ndef register_after_restore(fn, *a, **k):\n    hooks.append(fn)\n")
+    lambdas = Path(__file__).resolve().parents[2] / "lambdas"
+    code = (
+        "import snapshot_restore_py as s\n"
+        "from realtime_comments import aws_clients\n"
+        "assert s.hooks == [aws_clients.after_snapshot_restore], s.hooks\n"
+        "before = aws_clients.connections_transport(endpoint_url='http://127.0.0.1:9/x')\n"
+        "assert aws_clients.connections_transport(endpoint_url='http://127.0.0.1:9/x') is before\n"
+        "s.hooks[0]()\n"
+        "assert aws_clients.connections_transport(endpoint_url='http://127.0.0.1:9/x') is not before\n"
+        "print('ok')\n"
+    )
+    env = {
+        "PYTHONPATH": f"{tmp_path}:{lambdas}",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

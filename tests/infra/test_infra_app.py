@@ -342,3 +342,43 @@ def test_granted_dynamodb_actions_cover_the_handler_code(synthesized):
     assert "Scan" not in called and "Scan" not in granted
     item_operations = set(_DDB_OPERATIONS.values())  # leaving out the stream's DescribeStream etc.
     assert (granted & item_operations) - called == set(), (granted & item_operations) - called
+
+
+def test_snap_start_stage_invokes_published_aliases(tmp_path):
+    """With StageConfig.snap_start every function has SnapStart on published versions, and every
+    API Gateway integration, authorizer and event source mapping invokes its `live` alias (SnapStart
+    never applies to $LATEST); cdk-nag still passes (app.synth raises otherwise)."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+    from infra_helpers import cdk_context
+
+    from app import build_app
+
+    context = cdk_context()
+    context.setdefault("realtime-comments", {})
+    context["realtime-comments"] = {**context["realtime-comments"], "dev": {"snapStart": True}}
+    app, stacks = build_app(cdk.App(outdir=str(tmp_path / "cdk.out"), context=context))
+    app.synth()
+    template = Template.from_stack(stacks["dev"]).to_json()
+    functions = resources_of(template, "AWS::Lambda::Function")
+    aliases = resources_of(template, "AWS::Lambda::Alias")
+    assert functions and len(aliases) == len(functions)
+    for props in (f["Properties"] for f in functions.values()):
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    alias_ids = set(aliases)
+    text = json.dumps
+
+    def invokes_alias(value: object) -> bool:
+        rendered = text(value)
+        return ":live" in rendered or any(a in rendered for a in alias_ids)
+
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    assert mappings and all(invokes_alias(m["Properties"]["FunctionName"]) for m in mappings)
+    integrations = resources_of(template, "AWS::ApiGatewayV2::Integration").values()
+    assert integrations and all(invokes_alias(i["Properties"]["IntegrationUri"]) for i in integrations)
+    authorizers = [
+        a
+        for a in resources_of(template, "AWS::ApiGatewayV2::Authorizer").values()
+        if a["Properties"]["AuthorizerType"] == "REQUEST"
+    ]
+    assert authorizers and all(invokes_alias(a["Properties"]["AuthorizerUri"]) for a in authorizers)

@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import _access as access
-from ..lambda_defaults import FunctionDefaults, ServiceFunction
+from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
 
 # Stream records of the per-post counter item (seq = 0) never reach the function.
@@ -167,7 +167,7 @@ class Broadcaster(Construct):
             on_failure=sources.SqsDlq(self.stream_dlq),
             filters=[lambda_.FilterCriteria.filter(SKIP_COUNTER_ITEMS)],
         )
-        self.stream_function.add_event_source(self.stream_event_source)
+        invocation_target(self.stream_function).add_event_source(self.stream_event_source)
 
         self.fanout_function: lambda_.Function = ServiceFunction(
             self,
@@ -179,7 +179,7 @@ class Broadcaster(Construct):
             memory_size=opts.memory_size,
             environment=fanout_env,
         ).function
-        self.fanout_function.add_event_source(
+        invocation_target(self.fanout_function).add_event_source(
             sources.SqsEventSource(
                 self.fanout_queue,
                 batch_size=opts.fanout_worker_batch_size,
@@ -217,7 +217,7 @@ class Broadcaster(Construct):
                 on_failure=sources.SqsDlq(self.stream_dlq),
                 filters=[lambda_.FilterCriteria.filter(NEW_REPLIES)],
             )
-            self.notify_function.add_event_source(self.notify_event_source)
+            invocation_target(self.notify_function).add_event_source(self.notify_event_source)
             notifications.table.grant(self.notify_function, *access.NOTIFICATIONS_WRITE)
             senders.append(self.notify_function)
 

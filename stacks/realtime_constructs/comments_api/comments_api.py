@@ -17,7 +17,7 @@ from constructs import Construct
 from .. import _access as access
 from .._access_logs import HTTP_LOG_FIELDS, AccessLogSettings
 from .._tables import TableOptions
-from ..lambda_defaults import FunctionDefaults, ServiceFunction
+from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
 
 COMMENTS_PATH = "/api/v1/posts/{postId}/comments"
@@ -183,7 +183,7 @@ class CommentsApi(Construct):
             "JwtAuthorizer", jwt_issuer, jwt_audience=[jwt_audience]
         )
         comments_integration = integrations.HttpLambdaIntegration(
-            "CommentsIntegration", self.comments_function
+            "CommentsIntegration", invocation_target(self.comments_function)
         )
         self.http_api.add_routes(
             path=COMMENTS_PATH,
@@ -206,7 +206,9 @@ class CommentsApi(Construct):
         (self.broadcast_route,) = self.http_api.add_routes(
             path=BROADCAST_PATH,
             methods=[apigwv2.HttpMethod.POST],
-            integration=integrations.HttpLambdaIntegration("BroadcastIntegration", self.broadcast_function),
+            integration=integrations.HttpLambdaIntegration(
+                "BroadcastIntegration", invocation_target(self.broadcast_function)
+            ),
             authorizer=authorizers.HttpIamAuthorizer(),
         )
 
@@ -222,7 +224,7 @@ class CommentsApi(Construct):
             ).function
             notifications.table.grant(self.notifications_function, *access.NOTIFICATIONS_READ)
             notifications_integration = integrations.HttpLambdaIntegration(
-                "NotificationsIntegration", self.notifications_function
+                "NotificationsIntegration", invocation_target(self.notifications_function)
             )
             self.http_api.add_routes(
                 path=NOTIFICATIONS_PATH,

@@ -9,6 +9,7 @@ from .service_function import (
     FunctionDefaults,
     ServiceFunction,
     default_code_path,
+    invocation_target,
 )
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "ServiceFunction",
     "build_layer_cache",
     "default_code_path",
+    "invocation_target",
     "requirements_hash",
 ]

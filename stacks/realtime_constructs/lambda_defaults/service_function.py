@@ -8,7 +8,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import (
+    Annotations,
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -74,6 +83,13 @@ class FunctionDefaults:
     :param powertools_layer_arn: ``Fn::Sub`` template of the Powertools layer ARN (default: the
         public layer of ``architecture``).
     :param layer_platform: pip target of the dependencies layer (default: ``architecture``'s).
+    :param snap_start: Lambda SnapStart on published versions (default off). Each function then
+        gets a version and a ``live`` alias, and every integration and event source built with
+        ``invocation_target`` invokes the alias (SnapStart never applies to ``$LATEST``). The
+        functions' ``after_restore`` hook (``realtime_comments.aws_clients``) drops pooled
+        connections, signing keys and credentials taken before the snapshot. It costs a cache
+        charge per GB-second of each published version for as long as it exists (at least 3
+        hours) plus a restore charge per GB restored; see the Lambda pricing page.
     :param extra_environment: added to every function's environment.
     """
 
@@ -92,6 +108,7 @@ class FunctionDefaults:
     architecture: str = "arm64"
     powertools_layer_arn: str | None = None
     layer_platform: LayerPlatform | None = None
+    snap_start: bool = False
     extra_environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -277,4 +294,26 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             role=self.role,
             description=description,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if defaults.snap_start else None,
         )
+        self.alias: lambda_.Alias | None = None
+        if defaults.snap_start:
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "published: the live alias below points at the function's current version",
+            )
+            self.alias = lambda_.Alias(
+                self, SNAPSTART_ALIAS_ID, alias_name="live", version=self.function.current_version
+            )
+        self.target: lambda_.IFunction = self.alias or self.function
+
+
+SNAPSTART_ALIAS_ID = "Live"
+
+
+def invocation_target(function: lambda_.IFunction) -> lambda_.IFunction:
+    """What an integration or event source should invoke for a ``ServiceFunction``'s function:
+    its ``live`` alias when SnapStart is on (a published version), else the function itself."""
+    scope = function.node.scope
+    alias = scope.node.try_find_child(SNAPSTART_ALIAS_ID) if scope is not None else None
+    return alias if isinstance(alias, lambda_.Alias) else function

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from .. import _access as access
 from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
-from ..lambda_defaults import FunctionDefaults, ServiceFunction
+from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 
 ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "ping")
 # The @connections methods: POST sends a message, GET reads a connection's metadata, DELETE
@@ -160,26 +160,30 @@ class WebSocketApi(Construct):
 
         self.authorizer = authorizers.WebSocketLambdaAuthorizer(
             "TokenAuthorizer",
-            self.authorizer_function,
+            invocation_target(self.authorizer_function),
             identity_source=[TOKEN_IDENTITY_SOURCE],
         )
         self.api.add_route(
             "$connect",
-            integration=integrations.WebSocketLambdaIntegration("ConnectIntegration", self.connect_function),
+            integration=integrations.WebSocketLambdaIntegration(
+                "ConnectIntegration", invocation_target(self.connect_function)
+            ),
             authorizer=self.authorizer,
         )
         self.api.add_route(
             "$disconnect",
             integration=integrations.WebSocketLambdaIntegration(
-                "DisconnectIntegration", self.disconnect_function
+                "DisconnectIntegration", invocation_target(self.disconnect_function)
             ),
         )
         self.api.add_route(
             "$default",
-            integration=integrations.WebSocketLambdaIntegration("DefaultIntegration", self.default_function),
+            integration=integrations.WebSocketLambdaIntegration(
+                "DefaultIntegration", invocation_target(self.default_function)
+            ),
         )
         actions_integration = integrations.WebSocketLambdaIntegration(
-            "ActionsIntegration", self.actions_function
+            "ActionsIntegration", invocation_target(self.actions_function)
         )
         for route in ACTION_ROUTES:
             self.api.add_route(route, integration=actions_integration)
