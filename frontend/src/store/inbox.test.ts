@@ -68,6 +68,27 @@ describe("inbox store", () => {
     expect(inbox.getState().unreadCount).toBe(2);
   });
 
+  it("a page read before a mark all read does not bring the unread ones back", async () => {
+    let answerList!: (r: Response) => void;
+    const fetchImpl = vi.fn<typeof fetch>((url) =>
+      String(url).endsWith("/read")
+        ? Promise.resolve(jsonResponse({ unreadCount: 0 }))
+        : new Promise<Response>((r) => (answerList = r)),
+    );
+    const inbox = createInboxStore({ fetchImpl });
+    inbox.getState().receive(notification(1));
+    const loading = inbox.getState().load(ctx);
+    await inbox.getState().markAllRead(ctx);
+    expect(inbox.getState().unreadCount).toBe(0);
+    answerList(jsonResponse({ notifications: [notification(2), notification(1)], unreadCount: 2, nextCursor: null }));
+    await loading;
+    expect(inbox.getState().items.map((n) => [n.id, n.read])).toEqual([
+      ["n2", true],
+      ["n1", true],
+    ]);
+    expect(inbox.getState().unreadCount).toBe(0);
+  });
+
   it("marks some read (only unread ones are sent) and takes the server's count", async () => {
     const fetchImpl = vi.fn<typeof fetch>().mockResolvedValue(jsonResponse({ unreadCount: 1 }));
     const inbox = createInboxStore({ fetchImpl });

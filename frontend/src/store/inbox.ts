@@ -55,6 +55,8 @@ export function createInboxStore(options: InboxStoreOptions = {}): InboxStore {
   const pageSize = options.pageSize ?? 20;
   /** Pushes received while a first page is on its way: kept if the page does not hold them yet. */
   let pushedDuringLoad: Notification[] | null = null;
+  /** Marked read while a first page is on its way: the page (read before) must not undo it. */
+  let markedDuringLoad: { all: boolean; ids: Set<string> } | null = null;
 
   return createStore<InboxState>()((set, get) => ({
     items: [],
@@ -67,14 +69,23 @@ export function createInboxStore(options: InboxStoreOptions = {}): InboxStore {
     async load(ctx) {
       set({ loading: true, error: null });
       pushedDuringLoad = [];
+      markedDuringLoad = { all: false, ids: new Set() };
       try {
         const page = await api.listNotifications(ctx.apiUrl, ctx.token, { limit: pageSize }, fetchImpl);
-        const fetched = (page.notifications ?? []).filter(isNotification);
+        const marked = markedDuringLoad;
+        const wasMarked = (n: Notification) => marked.all || marked.ids.has(n.id);
+        const fetched = (page.notifications ?? [])
+          .filter(isNotification)
+          .map((n) => (!n.read && wasMarked(n) ? { ...n, read: true } : n));
         const ids = new Set(fetched.map((n) => n.id));
-        const extra = (pushedDuringLoad ?? []).filter((n) => !ids.has(n.id));
+        const extra = (pushedDuringLoad ?? [])
+          .filter((n) => !ids.has(n.id))
+          .map((n) => (!n.read && wasMarked(n) ? { ...n, read: true } : n));
         set({
           items: [...extra, ...fetched].sort(byNewest),
-          unreadCount: page.unreadCount + extra.filter((n) => !n.read).length,
+          // After a mark the held count (optimistic, then the server's answer) is newer than the page's.
+          unreadCount:
+            marked.all || marked.ids.size ? get().unreadCount : page.unreadCount + extra.filter((n) => !n.read).length,
           nextCursor: page.nextCursor ?? null,
           loaded: true,
           loading: false,
@@ -83,6 +94,7 @@ export function createInboxStore(options: InboxStoreOptions = {}): InboxStore {
         set({ loading: false, error: `Notifications could not be loaded: ${errorText(err)}` });
       } finally {
         pushedDuringLoad = null;
+        markedDuringLoad = null;
       }
     },
 
@@ -116,6 +128,7 @@ export function createInboxStore(options: InboxStoreOptions = {}): InboxStore {
     async markRead(ctx, ids) {
       const unread = new Set(get().items.filter((n) => !n.read && ids.includes(n.id)).map((n) => n.id));
       if (unread.size === 0) return;
+      for (const id of unread) markedDuringLoad?.ids.add(id);
       set((s) => ({
         items: s.items.map((n) => (unread.has(n.id) ? { ...n, read: true } : n)),
         unreadCount: Math.max(0, s.unreadCount - unread.size),
@@ -129,6 +142,7 @@ export function createInboxStore(options: InboxStoreOptions = {}): InboxStore {
     },
 
     async markAllRead(ctx) {
+      if (markedDuringLoad) markedDuringLoad.all = true;
       set((s) => ({ items: s.items.map((n) => (n.read ? n : { ...n, read: true })), error: null }));
       try {
         const unreadCount = await api.markNotificationsRead(ctx.apiUrl, ctx.token, { all: true }, fetchImpl);
