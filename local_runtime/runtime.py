@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .connections_api import ConnectionsApi, PortSplitter
 from .controls import Controls
+from .data_client import DataApiClient
 from .functions import FunctionPool, Functions, build_env
 from .http_api import HttpGateway
 from .identity import Identity
@@ -56,7 +57,7 @@ class Options:
     warm_workers: int = 1  # per function, started ahead of the first call
     snapshot_interval: float = 10.0
     ttl_sweep_interval: float = 5.0
-    stream_poll_interval: float = 0.05
+    stream_poll_interval: float = 1.0  # a fallback: every stream write wakes the pollers (UDP)
     wait_warm: bool = False
     env_overrides: dict[str, str] = field(default_factory=dict)
     # Function variables that list allowed browser origins: the local frontend's origins are
@@ -133,6 +134,7 @@ class Runtime:
         self._wake_transport: asyncio.DatagramTransport | None = None
         self._ws_server: asyncio.Server | None = None
         self._stream_pollers: list[StreamPoller] = []
+        self._data_api: DataApiClient | None = None
         self._t0 = time.perf_counter()
 
     @property
@@ -371,6 +373,7 @@ class Runtime:
         model = self.model
         streams = self.data.client("dynamodbstreams")
         sqs = self.data.client("sqs")
+        self._data_api = DataApiClient(self.data.url)
         for es in model.event_sources:
             fn = model.functions[es.function]
             if es.function not in self.functions.pools:
@@ -388,6 +391,7 @@ class Runtime:
                     model.names.queue_urls.get(dest) if dest else None,
                     fn.arn,
                     poll_interval=self.o.stream_poll_interval,
+                    data_api=self._data_api,
                 )
                 self._stream_pollers.append(p)
             else:
@@ -516,6 +520,8 @@ class Runtime:
         log.info("functions stopped (%.2f s)", time.perf_counter() - t_close)
         if self._wake_transport is not None:
             self._wake_transport.close()
+        if self._data_api is not None:
+            await self._data_api.close()
         if self.data is not None:
             await self.data.stop()  # it saves the snapshot as it stops
         log.info("stopped")

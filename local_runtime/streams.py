@@ -24,6 +24,7 @@ from .model import EventSourceSpec
 from .template import REGION
 
 if TYPE_CHECKING:
+    from .data_client import DataApiClient
     from .functions import Functions, InvokeResult
 
 log = logging.getLogger("local_runtime.esm")
@@ -80,7 +81,8 @@ class StreamPoller:
         sqs_client: Any,
         on_failure_url: str | None,
         function_arn: str,
-        poll_interval: float = 0.05,
+        poll_interval: float = 1.0,
+        data_api: DataApiClient | None = None,
     ):
         self.spec = spec
         self.functions = functions
@@ -88,7 +90,8 @@ class StreamPoller:
         self.sqs = sqs_client
         self.on_failure_url = on_failure_url
         self.function_arn = function_arn
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval  # the fallback: every stream write wakes the poller
+        self.data_api = data_api
         self.name = f"{spec.function[:24]}<-stream"
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -131,9 +134,7 @@ class StreamPoller:
         while not self._stop.is_set():
             try:
                 if not pending:
-                    resp = await asyncio.to_thread(
-                        self.streams.get_records, ShardIterator=iterator, Limit=1000
-                    )
+                    resp = await self._get_records(iterator)
                     iterator = resp.get("NextShardIterator") or iterator
                     records = [lambda_stream_record(r, self.spec.source_arn) for r in resp.get("Records", [])]
                     pending = [r for r in records if record_passes(self.spec.filters, r)]
@@ -152,6 +153,15 @@ class StreamPoller:
             except Exception:  # noqa: BLE001 - a poller never dies; it logs and carries on
                 log.exception("ESM  %s: poll failed", self.name)
                 await self._sleep(0.5)
+
+    async def _get_records(self, iterator: str) -> dict[str, Any]:
+        """One GetRecords: on the event loop through ``data_api`` (the runtime's pollers), else
+        through the boto3 client in a thread."""
+        if self.data_api is not None:
+            return await self.data_api.call(
+                "DynamoDBStreams_20120810.GetRecords", {"ShardIterator": iterator, "Limit": 1000}
+            )
+        return await asyncio.to_thread(self.streams.get_records, ShardIterator=iterator, Limit=1000)
 
     async def _wait_for_records(self) -> None:
         """Until a stream write wakes us up, or the poll interval passes (the fallback)."""

@@ -544,3 +544,44 @@ def test_query_pages_by_size_as_moto_does_and_never_changes_stored_items(server:
     assert projected == reference
     stored = ddb.get_item(TableName="pages-test", Key={"pk": {"S": "p"}, "sk": {"S": "002"}})["Item"]
     assert set(stored) == {"pk", "sk", "payload", "n"} and len(stored["payload"]["S"]) == 40_000
+
+
+def test_the_runtimes_own_get_records_reads_what_boto3_reads(server: DataServer) -> None:
+    """The stream pollers' GetRecords on the event loop (DataApiClient) gives the records boto3
+    gives, once both become the Lambda event's shape (binary values base64, timestamps epoch
+    seconds); an error answer is a DataApiError with the AWS error type."""
+    from local_runtime.data_client import DataApiClient, DataApiError
+    from local_runtime.streams import lambda_stream_record
+
+    spec = _spec("raw-records")
+    create_table(local_client("dynamodb", server.url), spec)
+    ddb = local_client("dynamodb", server.url)
+    ddb.put_item(TableName=spec.name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "b": {"B": b"\x00\xff"}})
+    ddb.delete_item(TableName=spec.name, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    streams = local_client("dynamodbstreams", server.url)
+    arn = ddb.describe_table(TableName=spec.name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def iterator() -> str:
+        return streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+
+    by_boto3 = streams.get_records(ShardIterator=iterator())["Records"]
+
+    async def by_data_api() -> dict[str, Any]:
+        client = DataApiClient(server.url)
+        try:
+            first = await client.call("DynamoDBStreams_20120810.GetRecords", {"ShardIterator": iterator()})
+            again = await client.call("DynamoDBStreams_20120810.GetRecords", {"ShardIterator": iterator()})
+            assert again["Records"] == first["Records"]  # the same kept connection, twice
+            with pytest.raises(DataApiError) as refused:
+                await client.call("DynamoDB_20120810.DescribeTable", {"TableName": "no-such-table"})
+            assert refused.value.status == 400 and refused.value.error_type == "ResourceNotFoundException"
+            return first
+        finally:
+            await client.close()
+
+    raw = asyncio.run(by_data_api())["Records"]
+    assert [r["eventName"] for r in raw] == ["INSERT", "REMOVE"]
+    assert [lambda_stream_record(r, arn) for r in raw] == [lambda_stream_record(r, arn) for r in by_boto3]
