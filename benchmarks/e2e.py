@@ -445,9 +445,16 @@ async def ladder(
 
 
 async def disconnect_storm(
-    urls: dict[str, str], n: int, bound: float, log: Callable[[str], None]
+    urls: dict[str, str],
+    n: int,
+    bound: float,
+    log: Callable[[str], None],
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """n clients connect, then all close at once; poll the connection count back to its start."""
+    """n clients connect, then all close at once; poll the connection count back to its start.
+    ``cpu``: the runtime's CPU seconds (process and descendants), read at the first close and when
+    the count is back (or at the bound): CPU per ``$disconnect`` does not depend on how busy the
+    machine is, the seconds do."""
     api = urls["apiUrl"].rstrip("/")
     async with _session() as session:
         baseline = await _count(session, api)
@@ -476,6 +483,7 @@ async def disconnect_storm(
                 f"e2e:   {connected}/{n} connected in {connect_s:.1f}s; count {peak}; closing all at once ..."
             )
             polls = 0
+            cpu0 = cpu() if cpu else None
             started = time.perf_counter()
             closing = asyncio.create_task(_close_all(clients))
             closed_at: list[float] = []
@@ -492,8 +500,15 @@ async def disconnect_storm(
                     done_at = time.perf_counter()
                     break
                 await asyncio.sleep(0.05)
+            cpu_s = cpu() - cpu0 if cpu and cpu0 is not None else None
+            ended = done_at or time.perf_counter()
+            handled = (peak or 0) - (count if count is not None else (peak or 0))
             await asyncio.wait_for(closing, timeout=60)
             result.update(
+                cpu_s=cpu_s,
+                handled=handled,
+                cpu_per_disconnect_s=cpu_s / handled if cpu_s is not None and handled > 0 else None,
+                handled_per_s=handled / (ended - started),
                 seconds=(done_at - started) if done_at else None,
                 final_count=count,
                 polls=polls,
@@ -548,7 +563,9 @@ def measure(
         storm.start(timeout=180)
         log(f"e2e: {runtime.label}: {disconnect_clients} disconnects at once ...")
         out["disconnect"] = asyncio.run(
-            asyncio.wait_for(disconnect_storm(storm.urls, disconnect_clients, 60.0, log), 600)
+            asyncio.wait_for(
+                disconnect_storm(storm.urls, disconnect_clients, 60.0, log, storm.cpu_seconds), 600
+            )
         )
         log(f"e2e: {runtime.label}: disconnect {out['disconnect'].get('seconds')}")
     except Exception as exc:  # noqa: BLE001
@@ -834,7 +851,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
             )
 
     # disconnects
-    ref_disc = ((ref or {}).get("disconnect") or {}).get("seconds")
+    ref_disc = ((ref or {}).get("disconnect") or {}).get("handled_per_s")  # defined if unfinished too
     for r in order:
         d = r.get("disconnect") or {}
         what = f"{d.get('clients', r.get('disconnect_clients', '?'))} clients disconnect at once"
@@ -850,7 +867,8 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
                 f"{name(r)}: {what} -> every $disconnect handled",
                 d["clients"],
                 d.get("seconds"),
-                x_baseline=ratio(r, d.get("seconds"), ref_disc),
+                d.get("handled_per_s"),
+                x_baseline=ratio(r, d.get("handled_per_s"), ref_disc, higher_is_better=True),
                 check=fail_or(
                     r,
                     f"count {d.get('peak')} -> {d.get('final_count')}"
@@ -865,7 +883,13 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
                 target="<= 5 s",
                 met=_yes(ok and d["seconds"] <= DISCONNECT_TARGET_S),
                 note=f"GET /api/v1/websocket/connections polled ({d.get('polls')}x) from the first close; "
-                f"connect {d['connect_s']:.1f}s",
+                f"connect {d['connect_s']:.1f}s"
+                + (
+                    f"; runtime CPU {d['cpu_per_disconnect_s'] * 1000:.1f} ms per $disconnect handled "
+                    f"({d['cpu_s']:.1f} CPU s); msg/s = $disconnects handled per s"
+                    if d.get("cpu_per_disconnect_s")
+                    else ""
+                ),
             )
         )
     return rows
