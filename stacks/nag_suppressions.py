@@ -137,6 +137,7 @@ def apply_nag_suppressions(stack: RealtimeCommentsStack) -> None:
         "$default-Route",
         "subscribe-Route",
         "unsubscribe-Route",
+        "typing-Route",
         "ping-Route",
     ):
         _ack(stack.websocket.api.node.find_child(route_id), "APIG4", "APIG4[ws]")

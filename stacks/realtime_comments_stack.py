@@ -122,6 +122,13 @@ class RealtimeCommentsStack(Stack):
             ),
             function_defaults=defaults,
         )
+        # Subscription changes ask for presence flushes on the fan-out queue; typing uses its batches.
+        for fn in (
+            self.websocket.actions_function,
+            self.websocket.disconnect_function,
+            self.websocket.default_function,
+        ):
+            self.broadcaster.attach_fanout(fn)
         self.api = CommentsApi(
             self,
             "CommentsApi",

@@ -1,4 +1,6 @@
-"""Fan-out queue worker: each SQS message {"message", "connectionIds"} is delivered concurrently."""
+"""Fan-out queue worker: each SQS message {"message", "connectionIds"} is delivered concurrently;
+a presence flush request {"presenceFlush": {"postId"}} sends the post's `presence` message (to its
+subscribers, inline or in batches like any post message) once a second has passed since its last one."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from realtime_comments.broadcasting.publish import raise_on_transient_failures, record_metrics
+from realtime_comments.broadcasting.publish import publish, raise_on_transient_failures, record_metrics
 from realtime_comments.delivery import FanoutResult, deliver
+from realtime_comments.dependencies import presence_counter
+from realtime_comments.envelope import PRESENCE, encode_message
 from realtime_comments.observability import entry_point, logger
+from realtime_comments.presence import parse_flush_request
 from realtime_comments.settings import Settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -19,13 +24,17 @@ class MalformedFanoutMessage(ValueError):
     pass
 
 
-def parse_fanout_body(body: str) -> tuple[str, list[str]]:
+def parse_body(body: str) -> dict[str, Any]:
     try:
         parsed = json.loads(body)
     except ValueError as exc:
         raise MalformedFanoutMessage("fan-out message is not JSON") from exc
     if not isinstance(parsed, dict):
         raise MalformedFanoutMessage("fan-out message is not an object")
+    return parsed
+
+
+def parse_batch(parsed: dict[str, Any]) -> tuple[str, list[str]]:
     message, ids = parsed.get("message"), parsed.get("connectionIds")
     if not isinstance(message, str) or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise MalformedFanoutMessage("fan-out message needs a string `message` and a list `connectionIds`")
@@ -42,8 +51,28 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def flush_presence(post_id: str, settings: Settings) -> None:
+    presence = presence_counter(settings)
+    viewers = presence.flush(post_id)
+    if viewers is None:  # the last one is under a second old: ask again when it is not
+        if presence.scheduler is not None:
+            presence.scheduler.schedule(post_id, 1)
+        return
+    outcome = publish(encode_message(PRESENCE, {"postId": post_id, "viewers": viewers}), post_id, settings)
+    logger.info("presence", extra={"viewers": viewers, "recipients": outcome.recipients})
+    raise_on_transient_failures(outcome)
+
+
 def record_handler(record: SQSRecord) -> None:
-    message, connection_ids = parse_fanout_body(record.body)
+    parsed = parse_body(record.body)
+    try:
+        post_id = parse_flush_request(parsed)
+    except ValueError as exc:
+        raise MalformedFanoutMessage(str(exc)) from exc
+    if post_id is not None:
+        flush_presence(post_id, Settings.from_env())
+        return
+    message, connection_ids = parse_batch(parsed)
     outcome = FanoutResult(recipients=len(connection_ids))
     outcome.delivery = deliver(message, connection_ids, settings=Settings.from_env())
     record_metrics(outcome)

@@ -1,4 +1,5 @@
-"""subscribe / unsubscribe / ping: replies go to the caller with post_to_connection."""
+"""subscribe / unsubscribe / typing / ping: replies go to the caller with post_to_connection;
+`typing` goes to the post's other subscribers (inline, or through the fan-out queue above its limit)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from typing import Any
 
 from realtime_comments import aws_clients
 from realtime_comments.comments.repository import CommentsRepository
-from realtime_comments.connections import ConnectionsRepository
-from realtime_comments.delivery import send_to_connection
+from realtime_comments.delivery import fan_out, send_to_connection
+from realtime_comments.dependencies import connections_repository
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import Settings
 from realtime_comments.websocket.actions import ActionContext, error_message, run_action
@@ -26,10 +27,11 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     action_context = ActionContext(
         connection_id=caller,
         user_id=authorizer_user_id(event),
-        connections=ConnectionsRepository(settings.connections_table_name, dynamodb),
+        connections=connections_repository(settings),
         comments=CommentsRepository(settings.comments_table_name, dynamodb),
         page_size=settings.comments_page_size,
         connection_ttl_seconds=settings.connection_ttl_seconds,
+        relay=lambda message, recipients: fan_out(message, recipients, settings),
     )
     try:
         replies = run_action(action_context, action, body)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from realtime_comments import aws_clients
-from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.dependencies import connections_repository
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import Settings
 from realtime_comments.websocket.event import connection_id
@@ -14,7 +13,7 @@ from realtime_comments.websocket.event import connection_id
 @entry_point
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     settings = Settings.from_env()
-    connections = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+    connections = connections_repository(settings)
     removed = connections.delete_connection(connection_id(event))
     logger.debug("connection removed", extra={"items": removed})
     return {"statusCode": 200}

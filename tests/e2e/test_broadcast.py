@@ -58,7 +58,8 @@ def test_two_subscribers_receive_created_updated_deleted(urls: dict[str, str]) -
             for c in (c1, c2):
                 for m in c.messages:
                     check_envelope(m)
-                types = [m["type"] for m in c.messages]
+                # presence (viewer counts) may come in between; it is tested on its own
+                types = [m["type"] for m in c.messages if m["type"] != "presence"]
                 assert types == [
                     "subscribed",
                     "comments.list",

@@ -29,7 +29,7 @@ def test_subscribe_stores_subscription_and_replies_subscribed_then_list(tables, 
     assert _act({"action": "subscribe", "postId": "post-1"}) == {"statusCode": 200}
 
     subscribed, listing = connections_sink.messages_for(CONN)
-    assert subscribed["type"] == "subscribed" and subscribed["data"] == {"postId": "post-1"}
+    assert subscribed["type"] == "subscribed" and subscribed["data"] == {"postId": "post-1", "viewers": 1}
     assert ISO_Z.match(subscribed["timestamp"])
     assert listing["type"] == "comments.list"
     data = listing["data"]

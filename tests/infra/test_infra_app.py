@@ -28,6 +28,9 @@ ALL_FUNCTION_HANDLERS = {
 }
 
 # design.md "Environment variables": what each function must receive (besides POWERTOOLS_*).
+# The fan-out path (presence flushes, typing and presence batches) is attached to every function
+# that changes subscriptions or sends (Broadcaster.attach_fanout).
+FANOUT = {"FANOUT_QUEUE_URL", "FANOUT_INLINE_LIMIT", "FANOUT_BATCH_SIZE"}
 EXPECTED_ENV = {
     "handlers.notifier.handler": {
         "CONNECTIONS_TABLE_NAME",
@@ -35,6 +38,7 @@ EXPECTED_ENV = {
         "SEND_CONCURRENCY",
         "NOTIFICATIONS_TABLE_NAME",
         "NOTIFICATION_TTL_SECONDS",
+        *FANOUT,
     },
     "handlers.notifications_api.handler": {"NOTIFICATIONS_TABLE_NAME"},
     "handlers.authorizer.handler": {"JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL", "ALLOWED_ORIGINS"},
@@ -43,15 +47,16 @@ EXPECTED_ENV = {
         "WEBSOCKET_CALLBACK_URL",
         "CONNECTION_TTL_SECONDS",
     },
-    "handlers.ws_disconnect.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL"},
+    "handlers.ws_disconnect.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL", *FANOUT},
     "handlers.ws_actions.handler": {
         "CONNECTIONS_TABLE_NAME",
         "COMMENTS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
         "CONNECTION_TTL_SECONDS",
         "COMMENTS_PAGE_SIZE",
+        *FANOUT,
     },
-    "handlers.ws_default.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL"},
+    "handlers.ws_default.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL", *FANOUT},
     "handlers.comments_api.handler": {
         "CONNECTIONS_TABLE_NAME",
         "COMMENTS_TABLE_NAME",
@@ -61,24 +66,21 @@ EXPECTED_ENV = {
     "handlers.broadcast_endpoint.handler": {
         "CONNECTIONS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
-        "FANOUT_QUEUE_URL",
-        "FANOUT_INLINE_LIMIT",
-        "FANOUT_BATCH_SIZE",
         "SEND_CONCURRENCY",
+        *FANOUT,
     },
     "handlers.stream_broadcaster.handler": {
         "CONNECTIONS_TABLE_NAME",
         "COMMENTS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
-        "FANOUT_QUEUE_URL",
-        "FANOUT_INLINE_LIMIT",
-        "FANOUT_BATCH_SIZE",
         "SEND_CONCURRENCY",
+        *FANOUT,
     },
     "handlers.fanout_worker.handler": {
         "CONNECTIONS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
         "SEND_CONCURRENCY",
+        *FANOUT,
     },
 }
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}

@@ -369,10 +369,18 @@ def test_websocket_routes_and_selection(websocket):
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in t.find_resources("AWS::ApiGatewayV2::Route").values()
     }
-    assert set(routes) == {"$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "ping"}
+    assert set(routes) == {
+        "$connect",
+        "$disconnect",
+        "$default",
+        "subscribe",
+        "unsubscribe",
+        "typing",
+        "ping",
+    }
     assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
     assert "AuthorizerId" in routes["$connect"]
-    for key in ("$disconnect", "$default", "subscribe", "unsubscribe", "ping"):
+    for key in ("$disconnect", "$default", "subscribe", "unsubscribe", "typing", "ping"):
         assert routes[key].get("AuthorizationType", "NONE") == "NONE"
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from realtime_comments.envelope import utc_timestamp
+from realtime_comments.presence import PresenceCounter
 from realtime_comments.serialization import from_attributes, to_attributes
 
 logger = Logger(child=True)
@@ -63,9 +64,13 @@ def counter_key(shard: int) -> dict[str, Any]:
 
 
 class ConnectionsRepository:
-    def __init__(self, table_name: str, client: Any) -> None:
+    """With `presence`, every subscription that appears or goes (subscribe, unsubscribe, disconnect,
+    410 cleanup) also moves the post's viewer count; without it, subscriptions alone."""
+
+    def __init__(self, table_name: str, client: Any, presence: PresenceCounter | None = None) -> None:
         self.table_name = table_name
         self.client = client
+        self.presence = presence
 
     # --- connections -----------------------------------------------------------------------
     def put_connection(self, connection_id: str, user_id: str, expires_at: int) -> dict[str, Any]:
@@ -134,6 +139,13 @@ class ConnectionsRepository:
             for item in page.get("Items", [])
         ]
         removed = len(keys) + (1 if old else 0)
+        if self.presence is not None:
+            # One by one, so that only the caller whose delete removed a subscription takes its
+            # viewer off (a $disconnect racing a 410 cleanup counts each subscription off once).
+            subscriptions = [key for key in keys if key["sk"]["S"].startswith(SUBSCRIPTION_SK_PREFIX)]
+            keys = [key for key in keys if key not in subscriptions]
+            for key in subscriptions:
+                self._delete_subscription_item(key)
         keys.append(to_attributes(registry_key(connection_id)))
         for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
@@ -180,7 +192,9 @@ class ConnectionsRepository:
         raise RuntimeError("could not read the connection counter")
 
     # --- subscriptions ---------------------------------------------------------------------
-    def put_subscription(self, connection_id: str, post_id: str, user_id: str, expires_at: int) -> None:
+    def put_subscription(self, connection_id: str, post_id: str, user_id: str, expires_at: int) -> int | None:
+        """Store the subscription (again: a no-op refresh); returns the post's viewers after it
+        (None without presence)."""
         item = {
             "connectionId": connection_id,
             "sk": subscription_sk(post_id),
@@ -189,13 +203,53 @@ class ConnectionsRepository:
             "subscribedAt": utc_timestamp(),
             "expiresAt": expires_at,
         }
-        self.client.put_item(TableName=self.table_name, Item=to_attributes(item))
+        old = self.client.put_item(
+            TableName=self.table_name, Item=to_attributes(item), ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        if self.presence is None:
+            return None
+        if old:  # already subscribed: nobody new is viewing
+            return self.presence.viewers(post_id)
+        return self.presence.join(post_id, user_id, expires_at)
 
-    def delete_subscription(self, connection_id: str, post_id: str) -> None:
-        self.client.delete_item(
+    def get_subscription(self, connection_id: str, post_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(
             TableName=self.table_name,
             Key=to_attributes({"connectionId": connection_id, "sk": subscription_sk(post_id)}),
+            ConsistentRead=True,
+        ).get("Item")
+        return from_attributes(item) if item else None
+
+    def claim_typing_slot(self, connection_id: str, now_ms: int, interval_ms: int) -> bool:
+        """Stamp the connection's last relayed `typing` if the previous one is `interval_ms` old
+        (or there is none); False means this one is to be dropped."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_attributes({"connectionId": connection_id, "sk": CONNECTION_SK}),
+                UpdateExpression="SET lastTypingAt = :now",
+                ConditionExpression=(
+                    "attribute_exists(connectionId)"
+                    " AND (attribute_not_exists(lastTypingAt) OR lastTypingAt <= :cutoff)"
+                ),
+                ExpressionAttributeValues=to_attributes({":now": now_ms, ":cutoff": now_ms - interval_ms}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_subscription(self, connection_id: str, post_id: str) -> None:
+        self._delete_subscription_item(
+            to_attributes({"connectionId": connection_id, "sk": subscription_sk(post_id)})
         )
+
+    def _delete_subscription_item(self, key: dict[str, Any]) -> None:
+        old = self.client.delete_item(TableName=self.table_name, Key=key, ReturnValues="ALL_OLD").get(
+            "Attributes"
+        )
+        if old and self.presence is not None:
+            subscription = from_attributes(old)
+            self.presence.leave(str(subscription["postId"]), str(subscription.get("userId", "")))
 
     def subscriber_ids(self, post_id: str) -> list[str]:
         """The ids of the connections subscribed to a post: one paginated Query on the GSI,

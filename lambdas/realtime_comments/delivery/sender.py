@@ -22,6 +22,7 @@ from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.delivery.result import DeliveryResult
 from realtime_comments.delivery.retry import Outcome, RetryPolicy, classify
 from realtime_comments.delivery.transport import Boto3Transport, Transport
+from realtime_comments.dependencies import connections_repository
 from realtime_comments.settings import Settings
 
 logger = Logger(child=True)
@@ -46,16 +47,14 @@ def _send_pool(size: int) -> ThreadPoolExecutor:
 
 
 def _default_gone_handler(settings: Settings) -> GoneHandler:
-    """Delete gone connections from the connections table; the DynamoDB client is built at the
-    first gone connection, so a delivery that finds none (the fan-out worker's usual invocation)
-    never pays for it at cold start."""
+    """Delete gone connections from the connections table (presence kept); the repository and
+    its clients are built at the first gone connection, so a delivery that finds none (the fan-out
+    worker's usual invocation) never pays for them at cold start."""
     repository: list[ConnectionsRepository] = []
 
     def forget(connection_id: str) -> Any:
         if not repository:
-            repository.append(
-                ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-            )
+            repository.append(connections_repository(settings))
         return repository[0].delete_connection(connection_id)
 
     return forget

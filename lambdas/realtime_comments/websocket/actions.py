@@ -1,4 +1,4 @@
-"""The named WebSocket actions (subscribe, unsubscribe, ping) and the $default echo.
+"""The named WebSocket actions (subscribe, unsubscribe, typing, ping) and the $default echo.
 
 Each function returns the messages to send back to the caller, in order; the handler sends them.
 Bad parameters become an `error` message, never an exception.
@@ -7,16 +7,23 @@ Bad parameters become an `error` message, never an exception.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
-from realtime_comments.envelope import ERROR, PONG, SUBSCRIBED, TEST, UNSUBSCRIBED, encode_message
+from realtime_comments.envelope import ERROR, PONG, SUBSCRIBED, TEST, TYPING, UNSUBSCRIBED, encode_message
 from realtime_comments.validation import InvalidParameter, safe_text, validate_post_id, validate_seq
 from realtime_comments.websocket.comments_list import comments_list_message
 
-KNOWN_ACTIONS = ("subscribe", "unsubscribe", "ping")
+KNOWN_ACTIONS = ("subscribe", "unsubscribe", "typing", "ping")
+# At most one `typing` per connection in this many milliseconds is passed on.
+TYPING_INTERVAL_MS = 2000
+NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
+
+# Sends a ready message to some connections (inline or through the fan-out queue).
+Relay = Callable[[str, list[str]], Any]
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,17 @@ class ActionContext:
     comments: CommentsRepository
     page_size: int
     connection_ttl_seconds: int
+    relay: Relay | None = None
+    clock: Callable[[], float] = time.time
 
 
-def error_message(action: str, message: str) -> str:
+def error_message(action: str, message: str, code: str | None = None) -> str:
     # `action` is the client's text: a JSON escape can make it a lone surrogate, which no frame
     # can carry, so it is echoed with U+FFFD in its place.
-    return encode_message(ERROR, {"action": safe_text(action), "message": message})
+    data = {"action": safe_text(action), "message": message}
+    if code is not None:
+        data["code"] = code
+    return encode_message(ERROR, data)
 
 
 def echo_message(frame: str) -> str:
@@ -52,9 +64,9 @@ def subscribe(context: ActionContext, body: dict[str, Any]) -> list[str]:
     else:
         expires_at = int(time.time()) + context.connection_ttl_seconds
         user_id = context.user_id or ""
-    context.connections.put_subscription(context.connection_id, post_id, user_id, expires_at)
+    viewers = context.connections.put_subscription(context.connection_id, post_id, user_id, expires_at)
     return [
-        encode_message(SUBSCRIBED, {"postId": post_id}),
+        encode_message(SUBSCRIBED, {"postId": post_id, "viewers": viewers or 0}),
         comments_list_message(context.comments, post_id, limit=context.page_size, since=since),
     ]
 
@@ -65,11 +77,30 @@ def unsubscribe(context: ActionContext, body: dict[str, Any]) -> list[str]:
     return [encode_message(UNSUBSCRIBED, {"postId": post_id})]
 
 
+def typing(context: ActionContext, body: dict[str, Any]) -> list[str]:
+    """Relay `typing` to the post's other subscribers; nothing back to the sender unless it does
+    not subscribe to the post. Not stored: the only write is the sender's rate-limit stamp."""
+    post_id = validate_post_id(body.get("postId"))
+    subscription = context.connections.get_subscription(context.connection_id, post_id)
+    if subscription is None:
+        return [
+            error_message("typing", f"this connection does not subscribe to post {post_id}", NOT_SUBSCRIBED)
+        ]
+    now_ms = int(context.clock() * 1000)
+    if not context.connections.claim_typing_slot(context.connection_id, now_ms, TYPING_INTERVAL_MS):
+        return []  # within 2 s of the last one: dropped without an error
+    user_id = context.user_id or str(subscription.get("userId", ""))
+    others = [c for c in context.connections.subscriber_ids(post_id) if c != context.connection_id]
+    if others and context.relay is not None:
+        context.relay(encode_message(TYPING, {"postId": post_id, "userId": user_id}), others)
+    return []
+
+
 def ping(context: ActionContext, body: dict[str, Any]) -> list[str]:
     return [encode_message(PONG, {})]
 
 
-_ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe, "ping": ping}
+_ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe, "typing": typing, "ping": ping}
 
 
 def run_action(context: ActionContext, action: str, body: dict[str, Any] | None) -> list[str]:

@@ -221,10 +221,23 @@ class Broadcaster(Construct):
             notifications.table.grant(self.notify_function, *access.NOTIFICATIONS_WRITE)
             senders.append(self.notify_function)
 
+        for fn in (self.fanout_function, self.notify_function):
+            if fn is not None:
+                self.attach_fanout(fn)
         for fn in senders:
             connections_table.grant(fn, *access.CONNECTION_CLEANUP)
             if grant_manage_connections is not None:
                 grant_manage_connections(fn)
+
+    def attach_fanout(self, fn: lambda_.Function) -> None:
+        """Let ``fn`` use the fan-out path: ``FANOUT_QUEUE_URL`` and its limits in its environment
+        and ``sqs:SendMessage`` on the queue. Every function that changes subscriptions (subscribe,
+        unsubscribe, disconnect, 410 cleanup after a send) asks for presence flushes there, and
+        ``typing`` / ``presence`` above ``fanout_inline_limit`` recipients go out in its batches."""
+        fn.add_environment("FANOUT_QUEUE_URL", self.fanout_queue.queue_url)
+        fn.add_environment("FANOUT_INLINE_LIMIT", str(self.options.fanout_inline_limit))
+        fn.add_environment("FANOUT_BATCH_SIZE", str(self.options.fanout_batch_size))
+        self.fanout_queue.grant_send_messages(fn)
 
     def grant_enqueue_fanout(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` (e.g. the broadcast endpoint) to enqueue fan-out batches."""

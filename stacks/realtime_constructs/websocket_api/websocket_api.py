@@ -17,7 +17,7 @@ from .. import _access as access
 from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 
-ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "ping")
+ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "typing", "ping")
 # The @connections methods: POST sends a message, GET reads a connection's metadata, DELETE
 # closes it. The project's functions only POST; grant the others only to code that uses them.
 CONNECTION_METHODS = frozenset({"POST", "GET", "DELETE"})
@@ -141,7 +141,7 @@ class WebSocketApi(Construct):
             "ActionsFunction",
             handler="handlers.ws_actions.handler",
             defaults=defaults,
-            description="WebSocket subscribe / unsubscribe / ping",
+            description="WebSocket subscribe / unsubscribe / typing / ping",
             environment={
                 **common,
                 "COMMENTS_TABLE_NAME": comments_table.table_name,
