@@ -16,9 +16,9 @@ from realtime_comments.broadcasting.stream_batch import RecordFailed, process_in
 from realtime_comments.broadcasting.stream_messages import message_for_record
 from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.observability import entry_point, logger
+from realtime_comments.settings import Settings
 
 __all__ = ["RecordFailed", "handler", "record_handler"]
-from realtime_comments.settings import Settings
 
 
 def record_handler(record: dict[str, Any], settings: Settings, audience: Audience) -> None:
