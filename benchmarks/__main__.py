@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.common import ROOT, Row, add_lambdas_to_path, render_table
 from benchmarks.servers import set_local_aws_env
 
-ALL = ("fanout", "sqs_fanout", "e2e", "coldstart", "warm", "cost")
+ALL = ("fanout", "sqs_fanout", "e2e", "replies", "presence", "coldstart", "warm", "cost")
 ALIASES = {"runtime": "e2e"}
 
 
@@ -122,6 +122,18 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                     reference=not args.no_reference,
                     reference_commit=args.reference_commit,
+                )
+            elif name == "replies":
+                from benchmarks import replies
+
+                r, data = replies.run(quick=args.quick, log=log)
+            elif name == "presence":
+                from benchmarks import presence
+
+                r, data = (
+                    presence.run(subscribers=200, rate=20, seconds=2, log=log)
+                    if args.quick
+                    else presence.run(log=log)
                 )
             elif name == "coldstart":
                 from benchmarks import coldstart
