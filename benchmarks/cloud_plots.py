@@ -67,7 +67,7 @@ def coldstart(cold: dict[str, Any], path: str) -> None:
     modules = cold.get("modules", {})
     names = list(modules)
     bare_ms = cold["bare_cpu_s"] * 1000
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=110)
     imports = [modules[m]["import_cpu_s"] * 1000 for m in names]
     inits = [modules[m]["init_cpu_s"] * 1000 for m in names]
     ax.barh(names, imports, label="import")
@@ -79,7 +79,7 @@ def coldstart(cold: dict[str, Any], path: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("CPU ms of import + init, median of fresh processes (tracing as deployed)")
     ax.set_title("Cold start per function against a bare boto3 handler (same run)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
