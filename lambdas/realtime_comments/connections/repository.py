@@ -254,30 +254,22 @@ class ConnectionsRepository:
     def subscriber_ids(self, post_id: str) -> list[str]:
         """The ids of the connections subscribed to a post: one paginated Query on the GSI,
         returning only `connectionId` (the broadcaster needs nothing else)."""
-        return [
-            item["connectionId"]["S"]
-            for page in self._paginate(
-                "query",
-                TableName=self.table_name,
-                IndexName=BY_POST_INDEX,
-                KeyConditionExpression="postId = :post",
-                ExpressionAttributeValues={":post": {"S": post_id}},
-                ProjectionExpression="connectionId",
-            )
-            for item in page.get("Items", [])
-        ]
+        return self._ids_on_index(BY_POST_INDEX, "postId", post_id)
 
     def connection_ids_of_user(self, user_id: str) -> list[str]:
         """The ids of a user's open connections: one Query on the sparse GSI `byUser`."""
+        return self._ids_on_index(BY_USER_INDEX, CONNECTED_USER_ATTRIBUTE, user_id)
+
+    def _ids_on_index(self, index: str, attribute: str, value: str) -> list[str]:
         return [
             item["connectionId"]["S"]
             for page in self._paginate(
                 "query",
                 TableName=self.table_name,
-                IndexName=BY_USER_INDEX,
-                KeyConditionExpression="#user = :user",
-                ExpressionAttributeNames={"#user": CONNECTED_USER_ATTRIBUTE},
-                ExpressionAttributeValues={":user": {"S": user_id}},
+                IndexName=index,
+                KeyConditionExpression="#key = :value",
+                ExpressionAttributeNames={"#key": attribute},
+                ExpressionAttributeValues={":value": {"S": value}},
                 ProjectionExpression="connectionId",
             )
             for item in page.get("Items", [])
