@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.common import ROOT, Row, apply_env, handler_env, render_table
+from benchmarks.common import ROOT, Row, render_table
 from benchmarks.events import (
     FakeContext,
     LocalIssuer,
@@ -46,11 +46,9 @@ from benchmarks.events import (
     ws_event,
 )
 from benchmarks.servers import (
-    COMMENTS_TABLE,
     CONNECTIONS_TABLE,
-    MotoProcess,
     SinkProcess,
-    create_tables,
+    handler_backends,
     set_local_aws_env,
     subscriber_items,
 )
@@ -176,16 +174,7 @@ def measure(log: Callable[[str], None] = print, repeats: int = 5) -> dict[str, O
     issuer = LocalIssuer()
     ops: dict[str, Operation] = {}
     try:
-        with MotoProcess() as moto, SinkProcess(latency_ms=1.0, rate=0) as sink:
-            create_tables(moto.endpoint)
-            env = handler_env(
-                callback_url=sink.callback_url,
-                dynamodb_endpoint=moto.endpoint,
-                connections_table=CONNECTIONS_TABLE,
-                comments_table=COMMENTS_TABLE,
-            )
-            env.update(issuer.env())
-            apply_env(env)
+        with handler_backends(issuer.env()) as (moto, sink):
             meter = CallMeter()
             meter.install()
             for n in AUDIENCES:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,3 +370,22 @@ def subscriber_items(
             }
         )
     return ids, items
+
+
+@contextlib.contextmanager
+def handler_backends(jwt_env: dict[str, str]) -> Iterator[tuple[MotoProcess, SinkProcess]]:
+    """moto and the sink (1 ms per call, no rate limit) for handlers run in this process: the
+    tables created and the functions' environment applied (``jwt_env``: the issuer's variables)."""
+    from benchmarks.common import apply_env, handler_env
+
+    with MotoProcess() as moto, SinkProcess(latency_ms=1.0, rate=0) as sink:
+        create_tables(moto.endpoint)
+        env = handler_env(
+            callback_url=sink.callback_url,
+            dynamodb_endpoint=moto.endpoint,
+            connections_table=CONNECTIONS_TABLE,
+            comments_table=COMMENTS_TABLE,
+        )
+        env.update(jwt_env)
+        apply_env(env)
+        yield moto, sink

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.common import HANDLERS, Row, apply_env, handler_env, median
+from benchmarks.common import HANDLERS, Row, median
 from benchmarks.events import (
     FakeContext,
     LocalIssuer,
@@ -31,9 +31,7 @@ from benchmarks.events import (
 from benchmarks.servers import (
     COMMENTS_TABLE,
     CONNECTIONS_TABLE,
-    MotoProcess,
-    SinkProcess,
-    create_tables,
+    handler_backends,
     subscriber_items,
 )
 
@@ -68,16 +66,7 @@ def run(invocations: int = 30, log: Callable[[str], None] = print) -> tuple[list
     raw: dict[str, Any] = {"invocations": invocations, "handlers": {}}
     issuer = LocalIssuer()
     try:
-        with MotoProcess() as moto, SinkProcess(latency_ms=1.0, rate=0) as sink:
-            create_tables(moto.endpoint)
-            env = handler_env(
-                callback_url=sink.callback_url,
-                dynamodb_endpoint=moto.endpoint,
-                connections_table=CONNECTIONS_TABLE,
-                comments_table=COMMENTS_TABLE,
-            )
-            env.update(issuer.env())
-            apply_env(env)
+        with handler_backends(issuer.env()) as (moto, sink):
             _, subs = subscriber_items(POST, SUBSCRIBERS, prefix="warm-sub-")
             moto.load(CONNECTIONS_TABLE, subs)
             _, gone = subscriber_items(POST, invocations + 2, prefix="warm-dc-")
