@@ -104,9 +104,8 @@ def test_presence_is_sent_and_coalesced_to_one_per_second(connections_sink, queu
     # Two joins within the next second: one flush request, delayed, carrying the final number.
     act("b1", "bob", {"action": "subscribe", "postId": "p"})
     act("c1", "carol", {"action": "subscribe", "postId": "p"})
-    started = time.monotonic()
+    # (how soon it comes is a benchmark figure: `python -m benchmarks --only presence`)
     drain(sqs_client, queue, until=lambda: len(presence_messages(connections_sink, "c1")) == 1)
-    assert time.monotonic() - started < 2.0  # within 2 s of the last change
     time.sleep(1.2)  # anything still delayed would be due by now
     drain(sqs_client, queue)
     assert presence_messages(connections_sink, "a1") == [
