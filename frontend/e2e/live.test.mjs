@@ -47,6 +47,10 @@ async function replyFromPage(page, parentText, text) {
   await parent.getByTestId("reply-submit").click();
 }
 
+function viewers(page, n) {
+  return page.locator(`[data-testid="viewer-count"][data-viewers="${n}"]`);
+}
+
 before(async () => {
   mkdirSync(RESULTS_DIR, { recursive: true });
   if (process.env.E2E_DOCS_SCREENSHOTS === "1") mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
@@ -155,5 +159,43 @@ describe("notifications", () => {
     const res = await fetch(`${endpoints.apiUrl}/api/v1/notifications`, { headers: { Authorization: `Bearer ${await token("alice")}` } });
     assert.equal(res.status, 200);
     assert.equal((await res.json()).unreadCount, 0);
+  });
+});
+
+describe("presence", () => {
+  test("the viewer count rises and falls as pages open and close", async () => {
+    for (const page of [alice, bob]) await viewers(page, 2).waitFor({ timeout: 10_000 });
+    assert.equal(await alice.getByTestId("viewer-count").innerText(), "2 viewing");
+
+    const carolContext = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    try {
+      const carol = await openSignedIn(carolContext, endpoints.frontendUrl, "carol", POST);
+      for (const page of [alice, bob, carol]) await viewers(page, 3).waitFor({ timeout: 10_000 });
+      assert.equal(await alice.getByTestId("viewer-count").innerText(), "3 viewing");
+      await alice.evaluate(() => window.scrollTo(0, 0));
+      await shot(alice, "issue11-05-three-viewing.png");
+    } finally {
+      await carolContext.close();
+    }
+    for (const page of [alice, bob]) await viewers(page, 2).waitFor({ timeout: 10_000 });
+  });
+});
+
+describe("typing", () => {
+  test("typing shows in the other page and disappears 5 s after the last", async () => {
+    const indicator = alice.getByTestId("typing-indicator");
+    assert.equal(await indicator.innerText(), "");
+    await bob.getByTestId("comment-input").click();
+    await bob.keyboard.type("Bob is writing something", { delay: 20 });
+    const lastKey = Date.now();
+    await alice.locator('[data-testid="typing-indicator"][data-typing="bob"]').waitFor({ timeout: 5000 });
+    assert.equal(await indicator.innerText(), "bob is typing…");
+    assert.equal(await bob.getByTestId("typing-indicator").innerText(), "", "never one's own");
+    await indicator.evaluate((el) => el.scrollIntoView({ block: "center" }));
+    await shot(alice, "issue11-06-typing.png");
+    await alice.locator('[data-testid="typing-indicator"][data-typing=""]').waitFor({ timeout: 10_000 });
+    const gone = Date.now() - lastKey;
+    assert.ok(gone >= 3000 && gone <= 9000, `gone ${gone} ms after the last key`);
+    assert.equal(await indicator.innerText(), "");
   });
 });
