@@ -35,6 +35,18 @@ describe("viewers", () => {
     expect(presence.getState().viewers.p1).toBe(1);
   });
 
+  it("are forgotten while the connection is down, and come back with the subscribed replies", () => {
+    const { presence, socket } = connectedStores();
+    socket.receive(envelope("subscribed", { postId: "p1", viewers: 2 }));
+    socket.receive(envelope("typing", { postId: "p1", userId: "bob" }));
+    socket.drop();
+    expect(presence.getState()).toMatchObject({ viewers: {}, typing: {} });
+    vi.advanceTimersByTime(3000);
+    FakeWebSocket.last.open();
+    FakeWebSocket.last.receive(envelope("subscribed", { postId: "p1", viewers: 3 }));
+    expect(presence.getState().viewers.p1).toBe(3);
+  });
+
   it("ignore malformed counts", () => {
     const { presence, socket } = connectedStores();
     socket.receive(envelope("presence", { postId: "p1", viewers: 2 }));

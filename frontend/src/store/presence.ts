@@ -97,7 +97,10 @@ export function createPresenceStore(options: PresenceStoreOptions = {}): Presenc
   });
 }
 
-/** Route presence and typing messages into a presence store; returns the detach. */
+/**
+ * Route presence and typing messages into a presence store; while the connection is down nothing
+ * is shown (the counts would be stale; the `subscribed` replies bring them back). Returns the detach.
+ */
 export function connectPresenceToWebSocket(
   ws: WebSocketStore,
   presence: PresenceStore,
@@ -105,6 +108,11 @@ export function connectPresenceToWebSocket(
 ): () => void {
   const apply = (m: Envelope) => presence.getState().applyMessage(m, selfId());
   const offs = ["subscribed", "presence", "typing"].map((type) => ws.getState().subscribe(type, apply));
+  offs.push(
+    ws.subscribe((state, previous) => {
+      if (previous.status === "connected" && state.status !== "connected") presence.getState().clear();
+    }),
+  );
   return () => offs.forEach((off) => off());
 }
 
