@@ -110,6 +110,7 @@ def run(
     samples: int = 10,
     log: Callable[[str], None] = print,
     variants: tuple[tuple[str, str], ...] = ((LAMBDAS, ""),),
+    tracing: bool = True,
 ) -> tuple[list[Row], dict]:
     """``variants``: (code asset, label) pairs, measured interleaved in the same loop; a patched copy
     of lambdas/ measures a proposed change against the code as it is."""
@@ -123,9 +124,11 @@ def run(
     )
     # Tracing as deployed (the stacks turn X-Ray on): the handlers build Powertools' Tracer, which
     # imports the X-Ray SDK and patches botocore at import. The bare handler has no tracer.
-    env.pop("POWERTOOLS_TRACE_DISABLED", None)
-    env["LAMBDA_TASK_ROOT"] = LAMBDAS
-    env["AWS_XRAY_CONTEXT_MISSING"] = "IGNORE_ERROR"
+    # ``tracing=False`` (BENCH_TRACING=0) measures as the issue's first figures did, Tracer off.
+    if tracing:
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)
+        env["LAMBDA_TASK_ROOT"] = LAMBDAS
+        env["AWS_XRAY_CONTEXT_MISSING"] = "IGNORE_ERROR"
     cases = [("bare", "", _BARE)]
     for lambdas, label in variants:
         for module in available_handlers(lambdas):
@@ -194,6 +197,10 @@ if __name__ == "__main__":
     from benchmarks.common import render_table
 
     extra = tuple((path, f" ({os.path.basename(path.rstrip('/'))})") for path in sys.argv[2:])
-    r, data = run(samples=int(sys.argv[1]) if len(sys.argv) > 1 else 10, variants=((LAMBDAS, ""), *extra))
+    r, data = run(
+        samples=int(sys.argv[1]) if len(sys.argv) > 1 else 10,
+        variants=((LAMBDAS, ""), *extra),
+        tracing=os.environ.get("BENCH_TRACING", "1") != "0",
+    )
     print(render_table(r))
     print(json.dumps({k: v for k, v in data.items() if k != "modules"}))
