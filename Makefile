@@ -15,10 +15,14 @@ FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o 
 setup: setup-python setup-node
 
 setup-python: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The project itself is installed editable: realtime_comments_cdk, realtime_comments and
+# realtime_comments_client map onto stacks/realtime_constructs/, lambdas/ and realtime_comments_client/
+# (setup.py), so the checkout imports them by the names a consumer of the wheel uses.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml setup.py
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 setup-node: node_modules/.installed frontend/node_modules/.installed
@@ -53,7 +57,7 @@ cdk.out/RealtimeComments-dev.template.json: $(VENV)/.installed $(CDK_SOURCES)
 
 lint: setup-python frontend/node_modules/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks
+	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks realtime_comments_client
 	cd frontend && npm run lint && npm run typecheck
 
 # The end-to-end suites run the templates synthesized once into cdk.out.

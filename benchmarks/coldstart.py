@@ -3,7 +3,7 @@
 Each sample is a new ``python`` process with the function's environment set to dummy local values.
 Inside it we measure the CPU time (``time.process_time``; wall time is in the note) of the import
 of ``handlers.<module>`` plus the initialization a first invocation does before any network I/O:
-``Settings.from_env()`` and the clients of ``realtime_comments.aws_clients`` the function uses
+the function's settings and the clients of ``realtime_comments.aws_clients`` the function uses
 (DynamoDB, SQS, the @connections transport). CPU time, not wall time, because this machine is
 shared and wall time swings 2x between runs; a cold start is CPU-bound import work. Interpreter
 start-up is the same for every sample and not counted. The bare handler is
@@ -60,15 +60,15 @@ sys.path[:0] = [{lambdas!r}]
 t0, c0 = time.perf_counter(), time.process_time()
 importlib.import_module("handlers.{module}")
 c1 = time.process_time()
+import os
 from realtime_comments import aws_clients
-from realtime_comments.settings import Settings
-settings = Settings.from_env()
+region = os.environ.get("AWS_REGION", "us-east-1")
 if {dynamodb}:
-    aws_clients.dynamodb(settings)
+    aws_clients.dynamodb(region)
 if {queue}:
-    aws_clients.sqs(settings)
+    aws_clients.sqs(region)
 if {sends}:
-    aws_clients.connections_transport(settings)
+    aws_clients.connections_transport(os.environ["WEBSOCKET_CALLBACK_URL"], region)
 {extra}
 t2, c2 = time.perf_counter(), time.process_time()
 print("RESULT", c2 - c0, c1 - c0, c2 - c1, t2 - t0)

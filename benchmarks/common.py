@@ -84,15 +84,11 @@ def apply_env(env: dict[str, str]) -> None:
     """Set the environment and drop the project's per-container caches."""
     os.environ.update(env)
     add_lambdas_to_path()
-    for module, attr in (("realtime_comments.settings", "Settings"), ("realtime_comments.aws_clients", None)):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        target = getattr(mod, attr) if attr else mod
-        clear = getattr(target, "clear_cache", None)
-        if callable(clear):
-            clear()
+    try:
+        dependencies = importlib.import_module("realtime_comments.dependencies")
+    except ImportError:
+        return
+    dependencies.reset()
 
 
 def median(values: list[float]) -> float:

@@ -69,48 +69,52 @@ def comment_message(post_id: str, seq: int = 1) -> str:
 
 def _lookup_fn() -> Callable[[str], list[str]]:
     """The broadcaster's subscriber lookup: one paginated Query on byPost (project code)."""
-    from realtime_comments import aws_clients
-    from realtime_comments.connections import ConnectionsRepository
-    from realtime_comments.settings import Settings
+    from realtime_comments.dependencies import connections_repository
+    from realtime_comments.settings import BroadcastSettings
 
-    settings = Settings.from_env()
-    repo = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-    return repo.subscriber_ids
+    return connections_repository(BroadcastSettings.from_env()).subscriber_ids
 
 
 def _project_send(concurrency: int | None = None) -> tuple[str, Callable[[list[str], str], Any]]:
     """The broadcaster's delivery call: ``delivery.fan_out`` (inline here: no fan-out queue)."""
     import dataclasses
 
+    from realtime_comments.dependencies import fanout
     from realtime_comments.delivery import fan_out
-    from realtime_comments.settings import Settings
+    from realtime_comments.settings import BroadcastSettings
 
-    settings = Settings.from_env()
+    settings = BroadcastSettings.from_env()
     if concurrency is not None:
-        settings = dataclasses.replace(settings, send_concurrency=concurrency)
+        settings = dataclasses.replace(
+            settings, fanout=dataclasses.replace(settings.fanout, send_concurrency=concurrency)
+        )
+    threads = settings.fanout.send_concurrency
     deployed = (
         " = the stacks' value"
-        if settings.send_concurrency == DEPLOYED_SEND_CONCURRENCY
-        else (" = design.md's first value" if settings.send_concurrency == EARLIER_SEND_CONCURRENCY else "")
+        if threads == DEPLOYED_SEND_CONCURRENCY
+        else (" = design.md's first value" if threads == EARLIER_SEND_CONCURRENCY else "")
     )
+    broadcaster = fanout(settings)
 
     def send(ids: list[str], message: str) -> Any:
-        return fan_out(message, ids, settings).delivery
+        return fan_out(message, ids, broadcaster).delivery
 
-    return f"ours: Query byPost + fan_out ({settings.send_concurrency} threads{deployed})", send
+    return f"ours: Query byPost + fan_out ({threads} threads{deployed})", send
 
 
 def _urllib3_send(concurrency: int) -> tuple[str, Callable[[list[str], str], Any]]:
     from realtime_comments import aws_clients
-    from realtime_comments.connections import ConnectionsRepository
+    from realtime_comments.dependencies import connections_repository
     from realtime_comments.delivery import deliver
-    from realtime_comments.settings import Settings
+    from realtime_comments.settings import BroadcastSettings
 
     from benchmarks.transport_candidates import Urllib3Transport
 
-    settings = Settings.from_env()
-    repo = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-    transport = Urllib3Transport(aws_clients.connections_transport(settings), concurrency)
+    settings = BroadcastSettings.from_env()
+    repo = connections_repository(settings, send_concurrency=concurrency)
+    transport = Urllib3Transport(
+        aws_clients.connections_transport(settings.websocket_callback_url, settings.region), concurrency
+    )
 
     def send(ids: list[str], message: str) -> Any:
         return deliver(

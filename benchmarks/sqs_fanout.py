@@ -120,11 +120,12 @@ def run(
         moto.load(CONNECTIONS_TABLE, items)
         del items
 
-        from realtime_comments import aws_clients
+        from realtime_comments.dependencies import fanout, replies
         from realtime_comments.delivery import fan_out
-        from realtime_comments.settings import Settings
+        from realtime_comments.settings import BroadcastSettings
 
-        settings = Settings.from_env()
+        settings = BroadcastSettings.from_env()
+        broadcaster = fanout(settings)
         # The broadcaster's Query byPost is not run at this size: moto serializes ~0.4 ms per item
         # and one 100k-key page exceeds the clients' 10 s read timeout. Benchmark 1 times the Query
         # at 10k; DynamoDB itself returns ~1 MB (~15k keys) per page.
@@ -142,19 +143,11 @@ def run(
         worker_env.update(env_vars)
         # Reference first, same run: what this machine's sink accepts from one sender process with
         # no queue and no handler around it (the project's deliver, as in benchmark 1).
-        from realtime_comments.connections import ConnectionsRepository
-        from realtime_comments.delivery import deliver
-
         sink.reset()
         log("sqs fan-out: reference, one process, deliver(), no queue ...")
         t0 = time.perf_counter()
-        result = deliver(
-            comment_message(post_id),
-            ids,
-            settings=settings,
-            on_gone=ConnectionsRepository(
-                settings.connections_table_name, aws_clients.dynamodb(settings)
-            ).delete_connection,
+        result = replies(settings, send_concurrency=settings.fanout.send_concurrency).deliver(
+            comment_message(post_id), ids
         )
         ref_s = time.perf_counter() - t0
         ref_check = check_exactly_once(sink.counts(), ids)
@@ -164,7 +157,7 @@ def run(
         procs = _start_workers(k, worker_env, queue_url)
         sink.reset()  # after the workers' warm-up sends
         t0 = time.perf_counter()
-        outcome = fan_out(comment_message(post_id), found, settings)
+        outcome = fan_out(comment_message(post_id), found, broadcaster)
         enqueue_s = time.perf_counter() - t0
         if not outcome.enqueued_batches:
             raise RuntimeError("fan_out delivered inline: the audience is not above FANOUT_INLINE_LIMIT")

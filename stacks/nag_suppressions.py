@@ -15,8 +15,7 @@ from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
-
-from .realtime_constructs.lambda_defaults import ServiceFunction
+from realtime_comments_cdk.lambda_defaults import ServiceFunction
 
 if TYPE_CHECKING:
     from .realtime_comments_stack import RealtimeCommentsStack

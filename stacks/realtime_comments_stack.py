@@ -7,9 +7,7 @@ from pathlib import Path
 
 from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags
 from constructs import Construct
-
-from .nag_suppressions import apply_nag_suppressions
-from .realtime_constructs import (
+from realtime_comments_cdk import (
     Broadcaster,
     BroadcasterOptions,
     CommentsApi,
@@ -27,6 +25,8 @@ from .realtime_constructs import (
     WebSocketApi,
     WebSocketApiOptions,
 )
+
+from .nag_suppressions import apply_nag_suppressions
 from .stage_config import StageConfig
 
 # Exact versions of the dependencies layer's transitive packages (pip constraints).
@@ -111,13 +111,10 @@ class RealtimeCommentsStack(Stack):
             "Broadcaster",
             comments_table=self.comments.table,
             connections_table=self.connections.table,
-            websocket_callback_url=self.websocket.callback_url,
-            grant_manage_connections=self.websocket.grant_manage_connections,
+            websocket=self.websocket,
             notifications=self.notifications,
             options=BroadcasterOptions(
-                fanout_inline_limit=config.fanout.inline_limit,
-                fanout_batch_size=config.fanout.batch_size,
-                send_concurrency=config.fanout.send_concurrency,
+                fanout=config.fanout,
                 memory_size=defaults.memory_size_for("handlers.stream_broadcaster.handler"),
             ),
             function_defaults=defaults,
@@ -136,9 +133,8 @@ class RealtimeCommentsStack(Stack):
             connections_table=self.connections.table,
             jwt_issuer=self.identity.issuer,
             jwt_audience=self.identity.audience,
-            websocket_callback_url=self.websocket.callback_url,
-            send_connections_grant=self.websocket.grant_manage_connections,
-            fanout_queue=self.broadcaster.fanout_queue,
+            websocket=self.websocket,
+            broadcaster=self.broadcaster,
             notifications=self.notifications,
             idempotency_table_options=TableOptions(
                 # Idempotency records expire within hours: nothing worth retaining or restoring.
@@ -151,9 +147,7 @@ class RealtimeCommentsStack(Stack):
                 comments_page_size=config.comments_page_size,
                 access_log_retention=config.log_retention,
                 access_log_removal_policy=log_removal,
-                fanout_inline_limit=config.fanout.inline_limit,
-                fanout_batch_size=config.fanout.batch_size,
-                send_concurrency=config.fanout.send_concurrency,
+                fanout=config.fanout,
             ),
             function_defaults=defaults,
         )

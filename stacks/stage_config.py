@@ -24,6 +24,11 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from realtime_comments.settings import (
+    DEFAULT_COMMENTS_PAGE_SIZE,
+    DEFAULT_CONNECTION_TTL_SECONDS,
+    FanoutOptions,
+)
 
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
 CONTEXT_KEY = "realtime-comments"
@@ -47,15 +52,6 @@ class AlarmThresholds:
     iterator_age_ms: int = 60_000  # stream IteratorAge maximum
     http_5xx: int = 5  # HTTP API 5xx per 5 minutes
     dlq_messages: int = 0  # alarm when ApproximateNumberOfMessagesVisible is greater than this
-
-
-@dataclass(frozen=True)
-class FanoutSettings:
-    """Broadcast fan-out tuning (environment of the broadcaster, endpoint and worker)."""
-
-    inline_limit: int = 2000
-    batch_size: int = 1000
-    send_concurrency: int = 128
 
 
 # MiB per function (handler module), chosen by `python -m benchmarks.cost`: for each function the
@@ -87,12 +83,12 @@ class StageConfig:
     websocket_throttle: Throttle
     http_throttle: Throttle
     allowed_origins: tuple[str, ...]
-    connection_ttl_seconds: int = 86_400
-    comments_page_size: int = 50
+    connection_ttl_seconds: int = DEFAULT_CONNECTION_TTL_SECONDS
+    comments_page_size: int = DEFAULT_COMMENTS_PAGE_SIZE
     # How long a reply notification lives (the notifications table's TTL).
     notification_ttl_days: int = 30
     alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
-    fanout: FanoutSettings = field(default_factory=FanoutSettings)
+    fanout: FanoutOptions = field(default_factory=FanoutOptions)
     log_level: str = "INFO"
     lambda_memory_mb: int = 256  # functions not in lambda_memory_sizes
     lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))

@@ -5,6 +5,8 @@ Body {"type", "data", "postId"?}: to the post's subscribers, or to every connect
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -12,12 +14,28 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from realtime_comments.api.errors import ApiError, json_response, register_error_handlers
 from realtime_comments.api.request import parse_body
 from realtime_comments.broadcasting.publish import publish
+from realtime_comments.broadcasting.recipients import Audience, recipients
+from realtime_comments.delivery import Fanout
+from realtime_comments.dependencies import connections_repository, fanout, once_per_container
 from realtime_comments.envelope import MAX_MESSAGE_BYTES, byte_size, encode_message
 from realtime_comments.observability import entry_point, logger
-from realtime_comments.settings import Settings
+from realtime_comments.settings import BroadcastSettings
 from realtime_comments.validation import json_problem, validate_post_id
 
 app = APIGatewayHttpResolver()
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    fanout: Fanout
+    audience: Audience
+
+
+@once_per_container
+def dependencies() -> Dependencies:
+    settings = BroadcastSettings.from_env()
+    connections = connections_repository(settings, send_concurrency=settings.fanout.send_concurrency)
+    return Dependencies(fanout=fanout(settings), audience=functools.partial(recipients, connections))
 
 
 class BroadcastRequest(BaseModel):
@@ -47,7 +65,8 @@ def broadcast() -> Response:
     message = encode_message(request.type, request.data)
     if byte_size(message) > MAX_MESSAGE_BYTES:
         raise ApiError(413, "MESSAGE_TOO_LARGE", f"the message exceeds {MAX_MESSAGE_BYTES} bytes")
-    outcome = publish(message, request.postId, Settings.from_env())
+    deps = dependencies()
+    outcome = publish(message, request.postId, deps.audience, deps.fanout)
     return json_response(202, {"status": "accepted", "recipients": outcome.recipients})
 
 

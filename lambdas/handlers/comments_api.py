@@ -8,6 +8,7 @@ cold start rows).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -23,8 +24,9 @@ from realtime_comments.api.request import caller_id, header, parse_body, query_i
 from realtime_comments.comments import service
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.dependencies import once_per_container
 from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
-from realtime_comments.settings import Settings
+from realtime_comments.settings import CommentsApiSettings
 from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_post_id
 
 app = APIGatewayHttpResolver()
@@ -34,9 +36,35 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 128
 COMMENT_PATH = "/api/v1/posts/<postId>/comments/<commentId>"
 
 
+@dataclass(frozen=True)
+class Dependencies:
+    settings: CommentsApiSettings
+    comments: CommentsRepository
+    connections: ConnectionsRepository
+
+
+@once_per_container
+def dependencies() -> Dependencies:
+    settings = CommentsApiSettings.from_env()
+    dynamodb = aws_clients.dynamodb(settings.region)
+    return Dependencies(
+        settings=settings,
+        comments=CommentsRepository(settings.comments_table_name, dynamodb),
+        connections=ConnectionsRepository(settings.connections_table_name, dynamodb),
+    )
+
+
+@once_per_container
+def _idempotent_create() -> Any:
+    """The idempotent create, built (and its utility imported) on the first request with a key."""
+    from realtime_comments.comments import idempotency
+
+    settings = dependencies().settings
+    return idempotency.idempotent_create(settings.idempotency_table_name, aws_clients.dynamodb(settings.region))
+
+
 def _comments() -> CommentsRepository:
-    settings = Settings.from_env()
-    return CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
+    return dependencies().comments
 
 
 def _post_id(value: str) -> str:
@@ -75,7 +103,9 @@ def _create_once(post_id: str, user_id: str, content: str, parent_id: str | None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         idempotency.CONFIG.register_lambda_context(context)
     try:
-        return idempotency.create_comment_once(post_id, user_id, content, parent_id, key)
+        return idempotency.create_comment_once(
+            _idempotent_create(), _comments(), post_id, user_id, content, parent_id, key
+        )
     except IdempotencyValidationError as exc:
         raise ApiError(
             422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with a different content"
@@ -114,7 +144,7 @@ def list_comments(postId: str) -> Response:  # noqa: N803
         page = service.list_comments(
             _comments(),
             post_id,
-            limit=limit or min(Settings.from_env().comments_page_size, service.MAX_PAGE_SIZE),
+            limit=limit or min(dependencies().settings.comments_page_size, service.MAX_PAGE_SIZE),
             after=after,
             cursor=cursor,
         )
@@ -145,9 +175,7 @@ def delete(postId: str, commentId: str) -> Response:  # noqa: N803
 
 @app.get("/api/v1/websocket/connections")
 def connection_count() -> Response:
-    settings = Settings.from_env()
-    connections = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-    return json_response(200, {"status": "ok", "count": connections.count_connections()})
+    return json_response(200, {"status": "ok", "count": dependencies().connections.count_connections()})
 
 
 @app.exception_handler(InvalidParameter)

@@ -4,20 +4,39 @@ subscribers, inline or in batches like any post message) once a second has passe
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from realtime_comments.broadcasting.publish import publish, raise_on_transient_failures, record_metrics
-from realtime_comments.delivery import FanoutResult, deliver
-from realtime_comments.dependencies import presence_counter
+from realtime_comments.broadcasting.recipients import recipients
+from realtime_comments.delivery import FanoutResult
+from realtime_comments.dependencies import (
+    Replies,
+    connections_repository,
+    fanout,
+    once_per_container,
+    presence_counter,
+    replies,
+)
 from realtime_comments.envelope import PRESENCE, encode_message
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.presence import parse_flush_request
-from realtime_comments.settings import Settings
+from realtime_comments.settings import FanoutWorkerSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@once_per_container
+def settings() -> FanoutWorkerSettings:
+    return FanoutWorkerSettings.from_env()
+
+
+@once_per_container
+def sender() -> Replies:
+    return replies(settings(), send_concurrency=settings().fanout.send_concurrency)
 
 
 class MalformedFanoutMessage(ValueError):
@@ -51,14 +70,16 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def flush_presence(post_id: str, settings: Settings) -> None:
-    presence = presence_counter(settings)
+def flush_presence(post_id: str) -> None:
+    presence = presence_counter(settings())
     viewers = presence.flush(post_id)
     if viewers is None:  # the last one is under a second old: ask again when it is not
         if presence.scheduler is not None:
             presence.scheduler.schedule(post_id, 1)
         return
-    outcome = publish(encode_message(PRESENCE, {"postId": post_id, "viewers": viewers}), post_id, settings)
+    audience = functools.partial(recipients, connections_repository(settings()))
+    message = encode_message(PRESENCE, {"postId": post_id, "viewers": viewers})
+    outcome = publish(message, post_id, audience, fanout(settings()))
     logger.info("presence", extra={"viewers": viewers, "recipients": outcome.recipients})
     raise_on_transient_failures(outcome)
 
@@ -70,11 +91,11 @@ def record_handler(record: SQSRecord) -> None:
     except ValueError as exc:
         raise MalformedFanoutMessage(str(exc)) from exc
     if post_id is not None:
-        flush_presence(post_id, Settings.from_env())
+        flush_presence(post_id)
         return
     message, connection_ids = parse_batch(parsed)
     outcome = FanoutResult(recipients=len(connection_ids))
-    outcome.delivery = deliver(message, connection_ids, settings=Settings.from_env())
+    outcome.delivery = sender().deliver(message, connection_ids)
     record_metrics(outcome)
     logger.info("fan-out batch", extra={"recipients": outcome.recipients, "sent": outcome.delivery.sent})
     raise_on_transient_failures(outcome)

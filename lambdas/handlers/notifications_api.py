@@ -6,11 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from realtime_comments import aws_clients
+from realtime_comments.dependencies import once_per_container
 from realtime_comments.api.errors import bad_request, json_response, register_error_handlers
 from realtime_comments.api.request import caller_id, parse_body, query_int
 from realtime_comments.notifications import NotificationsRepository
 from realtime_comments.observability import entry_point, logger
-from realtime_comments.settings import Settings
+from realtime_comments.settings import NotificationsApiSettings
 from realtime_comments.validation import InvalidParameter
 
 app = APIGatewayHttpResolver()
@@ -19,9 +20,10 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
+@once_per_container
 def _notifications() -> NotificationsRepository:
-    settings = Settings.from_env()
-    return NotificationsRepository(settings.notifications_table_name, aws_clients.dynamodb(settings))
+    settings = NotificationsApiSettings.from_env()
+    return NotificationsRepository(settings.notifications_table_name, aws_clients.dynamodb(settings.region))
 
 
 @app.get("/api/v1/notifications")

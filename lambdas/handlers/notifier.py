@@ -7,30 +7,56 @@ batch is then retried from it (see `process_in_order`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from realtime_comments import aws_clients
 from realtime_comments.broadcasting.stream_batch import process_in_order
 from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.dependencies import Replies, connections_repository, once_per_container, replies
 from realtime_comments.notifications import NotificationsRepository
 from realtime_comments.notifications.notify import notify
 from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
-from realtime_comments.settings import Settings
+from realtime_comments.settings import NotifierSettings
 
 
 class PushFailed(RuntimeError):
     """Some of the user's connections still failed transiently: retry the record."""
 
 
+@dataclass(frozen=True)
+class Dependencies:
+    settings: NotifierSettings
+    notifications: NotificationsRepository
+    connections: ConnectionsRepository
+    replies: Replies
+
+
+@once_per_container
+def dependencies() -> Dependencies:
+    settings = NotifierSettings.from_env()
+    return Dependencies(
+        settings=settings,
+        notifications=NotificationsRepository(
+            settings.notifications_table_name, aws_clients.dynamodb(settings.region)
+        ),
+        connections=connections_repository(settings),
+        replies=replies(settings, send_concurrency=settings.fanout.send_concurrency),
+    )
+
+
 @entry_point
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    settings = Settings.from_env()
-    dynamodb = aws_clients.dynamodb(settings)
-    notifications = NotificationsRepository(settings.notifications_table_name, dynamodb)
-    connections = ConnectionsRepository(settings.connections_table_name, dynamodb)
+    deps = dependencies()
 
     def handle(raw: dict[str, Any]) -> None:
-        notified = notify(raw, notifications, connections, settings)
+        notified = notify(
+            raw,
+            deps.notifications,
+            deps.connections,
+            deps.replies.deliver,
+            deps.settings.notification_ttl_seconds,
+        )
         if notified is None:
             return
         if notified.stored:

@@ -7,27 +7,44 @@ reported then).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from realtime_comments import aws_clients
 from realtime_comments.broadcasting.publish import publish, raise_on_transient_failures
 from realtime_comments.broadcasting.recipients import Audience, BatchAudience
 from realtime_comments.broadcasting.stream_batch import RecordFailed, process_in_order
 from realtime_comments.broadcasting.stream_messages import message_for_record
 from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.delivery import Fanout
+from realtime_comments.dependencies import connections_repository, fanout, once_per_container
 from realtime_comments.observability import entry_point, logger
-from realtime_comments.settings import Settings
+from realtime_comments.settings import BroadcastSettings
 
 __all__ = ["RecordFailed", "handler", "record_handler"]
 
 
-def record_handler(record: dict[str, Any], settings: Settings, audience: Audience) -> None:
+@dataclass(frozen=True)
+class Dependencies:
+    connections: ConnectionsRepository
+    fanout: Fanout
+
+
+@once_per_container
+def dependencies() -> Dependencies:
+    settings = BroadcastSettings.from_env()
+    return Dependencies(
+        connections=connections_repository(settings, send_concurrency=settings.fanout.send_concurrency),
+        fanout=fanout(settings),
+    )
+
+
+def record_handler(record: dict[str, Any], audience: Audience, fanout: Fanout) -> None:
     # The raw stream record: Powertools' DynamoDBRecord would import every event data class
     # (~40-100 ms of cold start) to wrap a dict that message_for_record reads directly.
     post_message = message_for_record(record)
     if post_message is None:
         return
-    outcome = publish(post_message.message, post_message.post_id, settings, audience)
+    outcome = publish(post_message.message, post_message.post_id, audience, fanout)
     logger.info(
         "broadcast",
         extra={
@@ -45,8 +62,8 @@ def record_handler(record: dict[str, Any], settings: Settings, audience: Audienc
 @entry_point
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Records in stream order, stopping at the first failure (see `process_in_order`)."""
-    settings = Settings.from_env()
-    audience = BatchAudience(
-        ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+    deps = dependencies()
+    audience = BatchAudience(deps.connections)
+    return process_in_order(
+        event.get("Records") or [], lambda raw: record_handler(raw, audience, deps.fanout)
     )
-    return process_in_order(event.get("Records") or [], lambda raw: record_handler(raw, settings, audience))

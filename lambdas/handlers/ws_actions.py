@@ -3,35 +3,57 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from realtime_comments import aws_clients
 from realtime_comments.comments.repository import CommentsRepository
-from realtime_comments.delivery import fan_out, send_to_connection
-from realtime_comments.dependencies import connections_repository
+from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.delivery import Fanout, fan_out
+from realtime_comments.dependencies import Replies, connections_repository, fanout, once_per_container, replies
 from realtime_comments.observability import entry_point, logger
-from realtime_comments.settings import Settings
+from realtime_comments.settings import ActionsSettings
 from realtime_comments.websocket.actions import ActionContext, error_message, run_action
 from realtime_comments.websocket.event import authorizer_user_id, connection_id, frame_json, route_key
 
 
+@dataclass(frozen=True)
+class Dependencies:
+    settings: ActionsSettings
+    connections: ConnectionsRepository
+    comments: CommentsRepository
+    replies: Replies
+    fanout: Fanout
+
+
+@once_per_container
+def dependencies() -> Dependencies:
+    settings = ActionsSettings.from_env()
+    return Dependencies(
+        settings=settings,
+        connections=connections_repository(settings),
+        comments=CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings.region)),
+        replies=replies(settings),
+        fanout=fanout(settings),
+    )
+
+
 @entry_point
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    settings = Settings.from_env()
+    deps = dependencies()
     caller = connection_id(event)
     body = frame_json(event)
     # The route key is the action API Gateway selected; a body without one (it cannot happen
     # behind route selection, but the handler must not care) falls back to it.
     action = body.get("action") if body and isinstance(body.get("action"), str) else route_key(event)
-    dynamodb = aws_clients.dynamodb(settings)
     action_context = ActionContext(
         connection_id=caller,
         user_id=authorizer_user_id(event),
-        connections=connections_repository(settings),
-        comments=CommentsRepository(settings.comments_table_name, dynamodb),
-        page_size=settings.comments_page_size,
-        connection_ttl_seconds=settings.connection_ttl_seconds,
-        relay=lambda message, recipients: fan_out(message, recipients, settings),
+        connections=deps.connections,
+        comments=deps.comments,
+        page_size=deps.settings.comments_page_size,
+        connection_ttl_seconds=deps.settings.connection_ttl_seconds,
+        relay=lambda message, recipients: fan_out(message, recipients, deps.fanout),
     )
     try:
         replies = run_action(action_context, action, body)
@@ -39,5 +61,5 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         logger.exception("action failed", extra={"action": action})
         replies = [error_message(action, "internal error, please retry")]
     for reply in replies:
-        send_to_connection(caller, reply, settings=settings)
+        deps.replies.send(caller, reply)
     return {"statusCode": 200}

@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from realtime_comments.settings import Settings
 
 # DynamoDB and SQS calls are idempotent-safe here, so botocore's standard retry mode handles their
 # throttling. The @connections client does not retry by itself: the delivery module owns that
@@ -40,28 +39,23 @@ def _client(service: str, region: str, endpoint_url: str | None, pool_size: int,
     return _session().client(service, **kwargs)
 
 
-def _pool_size(settings: Settings) -> int:
-    # Every sending thread may also clean up a gone connection in DynamoDB concurrently.
-    return max(_DEFAULT_POOL, settings.send_concurrency + 4)
+def pool_size(send_concurrency: int = 0) -> int:
+    """Connections a client needs when ``send_concurrency`` threads may use it at once (every
+    sending thread may also clean up a gone connection in DynamoDB concurrently)."""
+    return max(_DEFAULT_POOL, send_concurrency + 4)
 
 
-def dynamodb(settings: Settings | None = None) -> Any:
-    settings = settings or Settings.from_env()
-    return _client("dynamodb", settings.region, None, _pool_size(settings), 3)
+def dynamodb(region: str, *, max_connections: int = _DEFAULT_POOL) -> Any:
+    return _client("dynamodb", region, None, max_connections, 3)
 
 
-def sqs(settings: Settings | None = None) -> Any:
-    settings = settings or Settings.from_env()
-    return _client("sqs", settings.region, None, _DEFAULT_POOL, 3)
+def sqs(region: str) -> Any:
+    return _client("sqs", region, None, _DEFAULT_POOL, 3)
 
 
-def management_api(settings: Settings | None = None, endpoint_url: str | None = None) -> Any:
-    """The boto3 `apigatewaymanagementapi` client for WEBSOCKET_CALLBACK_URL (`{url}/@connections/{id}`)."""
-    settings = settings or Settings.from_env()
-    url = endpoint_url or settings.websocket_callback_url
-    if not url:
-        raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set")
-    return _client("apigatewaymanagementapi", settings.region, url, _pool_size(settings), 1)
+def management_api(endpoint_url: str, region: str, *, max_connections: int = _DEFAULT_POOL) -> Any:
+    """The boto3 `apigatewaymanagementapi` client of one WebSocket API (`{url}/@connections/{id}`)."""
+    return _client("apigatewaymanagementapi", region, endpoint_url, max_connections, 1)
 
 
 def frozen_credentials() -> Any:
@@ -79,13 +73,9 @@ def _connections_transport(endpoint_url: str, region: str) -> Any:
     return SignedHttpTransport(endpoint_url, region, frozen_credentials)
 
 
-def connections_transport(settings: Settings | None = None, endpoint_url: str | None = None) -> Any:
-    """The shared signed-HTTP transport to WEBSOCKET_CALLBACK_URL used by the delivery module."""
-    settings = settings or Settings.from_env()
-    url = endpoint_url or settings.websocket_callback_url
-    if not url:
-        raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set")
-    return _connections_transport(url.rstrip("/"), settings.region)
+def connections_transport(endpoint_url: str, region: str) -> Any:
+    """The shared signed-HTTP transport to a WebSocket API's callback URL, used by the delivery module."""
+    return _connections_transport(endpoint_url.rstrip("/"), region)
 
 
 def clear_cache() -> None:

@@ -1,11 +1,20 @@
-"""Reusable constructs of Realtime Comments, modelled on AWS Solutions Constructs: typed props
-with documented defaults, existing resources accepted where a team brings its own, built
-resources exposed as attributes, and no stage logic or environment lookups inside.
+"""Realtime Comments' application constructs: each ships its Lambda functions' code (the
+infrastructure and the runtime code in one package, as the CDK guide describes application
+constructs), with typed props and documented defaults, existing resources accepted where a team
+brings its own, built resources exposed as attributes, no stage logic or environment lookups
+inside, and its own cdk-nag acknowledgments.
 
-Each construct lives in its own sub-package with a README (``<name>/README.md``)::
+Installed as ``realtime_comments_cdk`` (``pip install "realtime-comments[cdk]"``; the folder in
+this repository is ``stacks/realtime_constructs/``). Each construct lives in its own sub-package
+with a README (``<name>/README.md``)::
 
-    from stacks.realtime_constructs.connections_store import ConnectionsStore
+    from realtime_comments_cdk import ConnectionsStore
 """
+
+if __name__ != "realtime_comments_cdk":  # one import path per module
+    raise ImportError(f"import realtime_comments_cdk, not {__name__} (pip install -e . maps the folder)")
+
+__version__ = "0.2.0"
 
 from .broadcaster import Broadcaster, BroadcasterOptions
 from .comments_api import CommentsApi, CommentsApiOptions
@@ -18,6 +27,7 @@ from .notifications_store import NotificationsStore
 from .websocket_api import WebSocketApi, WebSocketApiOptions
 
 __all__ = [
+    "__version__",
     "Broadcaster",
     "BroadcasterOptions",
     "CommentsApi",

@@ -117,7 +117,7 @@ def test_broadcaster_failure_on_one_record_is_retried_alone(urls: dict[str, str]
 
 
 def test_iam_broadcast_endpoint(urls: dict[str, str]) -> None:
-    from realtime_comments.websocket_service import WebSocketService
+    from realtime_comments_client import WebSocketService
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as s:

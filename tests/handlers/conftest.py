@@ -16,26 +16,26 @@ from tests.conftest import handler_environment
 def handler_env(
     monkeypatch: pytest.MonkeyPatch, aws_env: str, tables: Any, connections_sink: Any, jwt_issuer: Any
 ) -> Iterator[dict[str, str]]:
-    from realtime_comments.settings import Settings
+    from realtime_comments import dependencies
 
     env = handler_environment(
         tables, connections_sink.url, jwt_issuer, allowed_origins=f"{ALLOWED_ORIGIN},http://localhost:3000"
     )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    Settings.clear_cache()
+    dependencies.reset()
     yield env
-    Settings.clear_cache()
+    dependencies.reset()
 
 
 @pytest.fixture
 def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Change environment variables for one test: configure(COMMENTS_PAGE_SIZE="3")."""
-    from realtime_comments.settings import Settings
+    from realtime_comments import dependencies
 
     def apply(**values: str) -> None:
         for name, value in values.items():
             monkeypatch.setenv(name, value)
-        Settings.clear_cache()
+        dependencies.reset()
 
     return apply

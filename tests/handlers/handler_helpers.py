@@ -10,20 +10,42 @@ from realtime_comments.comments.model import Comment
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.comments.service import create_comment
 from realtime_comments.connections import ConnectionsRepository
-from realtime_comments.settings import Settings
+from realtime_comments.delivery import DeliveryResult
+from realtime_comments.delivery import deliver as deliver_with
+from realtime_comments.delivery.transport import Boto3Transport
+from realtime_comments.settings import CommentsApiSettings, FanoutWorkerSettings
 
 # The origin the handler tests configure as allowed (see conftest.handler_env).
 ALLOWED_ORIGIN = "https://app.example.com"
 
 
 def comments_repository() -> CommentsRepository:
-    settings = Settings.from_env()
-    return CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
+    settings = CommentsApiSettings.from_env()
+    return CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings.region))
 
 
 def connections_repository() -> ConnectionsRepository:
-    settings = Settings.from_env()
-    return ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
+    settings = CommentsApiSettings.from_env()
+    return ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings.region))
+
+
+def deliver(message: str, connection_ids: list[str], *, client: Any = None, **options: Any) -> DeliveryResult:
+    """`delivery.deliver` wired as a handler wires it: the environment's @connections endpoint
+    (or a boto3 `client`), 410 cleanup in the connections table, SEND_CONCURRENCY threads."""
+    settings = FanoutWorkerSettings.from_env()
+    transport = (
+        Boto3Transport(client)
+        if client is not None
+        else aws_clients.connections_transport(settings.websocket_callback_url, settings.region)
+    )
+    return deliver_with(
+        message,
+        connection_ids,
+        transport=transport,
+        on_gone=connections_repository().delete_connection,
+        send_concurrency=settings.send_concurrency,
+        **options,
+    )
 
 
 def seed_comments(

@@ -15,7 +15,8 @@ from botocore.credentials import Credentials
 from events import http_event
 from handler_helpers import seed_subscribers
 from handlers import broadcast_endpoint
-from realtime_comments.websocket_service import BroadcastError, WebSocketService
+
+from realtime_comments_client import BroadcastError, WebSocketService
 
 ACCESS_KEY, SECRET_KEY = "AKIDBROADCAST", "broadcast-secret-key"
 

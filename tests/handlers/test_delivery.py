@@ -11,9 +11,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from handler_helpers import connections_repository, seed_subscribers
+from handler_helpers import connections_repository, deliver, seed_subscribers
 from realtime_comments import aws_clients
-from realtime_comments.delivery import DeliveryResult, RetryPolicy, deliver, send_to_connection
+from realtime_comments.delivery import DeliveryResult, RetryPolicy
 from realtime_comments.delivery.retry import Outcome, classify
 from realtime_comments.delivery.transport import SendError, SignedHttpTransport
 
@@ -89,8 +89,11 @@ def test_unreachable_endpoint_is_transient(configure):
     assert result.transient_failed_ids == ["x"]
 
 
-def test_send_to_connection_is_a_single_delivery(connections_sink):
-    result = send_to_connection("caller", '{"type":"pong"}')
+def test_a_reply_is_a_single_delivery(connections_sink):
+    from realtime_comments.dependencies import replies
+    from realtime_comments.settings import ReplySettings
+
+    result = replies(ReplySettings.from_env()).send("caller", '{"type":"pong"}')
     assert result.sent == 1 and connections_sink.messages_for("caller") == [{"type": "pong"}]
 
 

@@ -2,42 +2,124 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 import pytest
 from realtime_comments.delivery.fanout import _bodies, _requests
 from realtime_comments.envelope import build_message, utc_timestamp
-from realtime_comments.settings import DEFAULT_SEND_CONCURRENCY, Settings
+from realtime_comments.settings import (
+    DEFAULT_CONNECTION_TTL_SECONDS,
+    DEFAULT_SEND_CONCURRENCY,
+    ActionsSettings,
+    AuthorizerSettings,
+    BroadcastSettings,
+    CommentsApiSettings,
+    ConnectSettings,
+    DisconnectSettings,
+    FanoutOptions,
+    FanoutWorkerSettings,
+    ReplySettings,
+    SettingsError,
+)
+
+ALL_SETTINGS = (
+    AuthorizerSettings,
+    ConnectSettings,
+    DisconnectSettings,
+    ReplySettings,
+    ActionsSettings,
+    CommentsApiSettings,
+    BroadcastSettings,
+    FanoutWorkerSettings,
+)
 
 
-def test_settings_come_from_the_environment_once(configure):
-    configure(ALLOWED_ORIGINS=" https://a.example , http://localhost:3000,", SEND_CONCURRENCY="7")
-    first = Settings.from_env()
+def test_settings_come_from_the_environment_once_per_container(configure):
+    from handlers import authorizer
+
+    configure(ALLOWED_ORIGINS=" https://a.example , http://localhost:3000,")
+    first = authorizer.settings()
     assert first.allowed_origins == ("https://a.example", "http://localhost:3000")
-    assert first.send_concurrency == 7 and first.region == "us-east-1"
-    assert Settings.from_env() is first  # cached for the container
+    assert first.region == "us-east-1"
+    assert authorizer.settings() is first  # parsed once for the container
     with pytest.raises(AttributeError):
-        first.send_concurrency = 1  # type: ignore[misc]
+        first.jwt_issuer = "x"  # type: ignore[misc]
 
 
-def test_settings_defaults(monkeypatch):
-    for name in ("SEND_CONCURRENCY", "FANOUT_INLINE_LIMIT", "COMMENTS_PAGE_SIZE", "CONNECTION_TTL_SECONDS"):
-        monkeypatch.delenv(name, raising=False)
-    settings = Settings.parse_env()
-    assert settings.send_concurrency == DEFAULT_SEND_CONCURRENCY == 128
-    assert (settings.fanout_inline_limit, settings.comments_page_size, settings.connection_ttl_seconds) == (
+def test_fanout_settings_and_defaults_are_one_type():
+    parsed = BroadcastSettings.from_env({"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "http://x/"})
+    assert parsed.fanout == FanoutOptions()
+    assert (parsed.fanout.inline_limit, parsed.fanout.batch_size, parsed.fanout.send_concurrency) == (
         2000,
-        50,
-        86400,
+        1000,
+        DEFAULT_SEND_CONCURRENCY,
     )
+    assert parsed.websocket_callback_url == "http://x" and parsed.fanout_queue_url == ""
+    tuned = BroadcastSettings.from_env(
+        {"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "u", "SEND_CONCURRENCY": "7"}
+    )
+    assert tuned.fanout == FanoutOptions(send_concurrency=7)
+    assert ActionsSettings.from_env(
+        {"CONNECTIONS_TABLE_NAME": "c", "COMMENTS_TABLE_NAME": "m", "WEBSOCKET_CALLBACK_URL": "u"}
+    ).connection_ttl_seconds == DEFAULT_CONNECTION_TTL_SECONDS == 86400
 
 
-@pytest.mark.parametrize(("name", "value"), [("SEND_CONCURRENCY", "many"), ("COMMENTS_PAGE_SIZE", "0")])
-def test_bad_settings_fail_loudly(monkeypatch, name, value):
-    monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=name):
-        Settings.parse_env()
+@pytest.mark.parametrize("settings_class", ALL_SETTINGS, ids=lambda cls: cls.function)
+def test_each_function_refuses_a_missing_variable_by_name(settings_class):
+    complete = {name: "1" for name in settings_class.variables()}
+    assert settings_class.from_env(complete) is not None
+    required = sorted(
+        field.metadata["env"]
+        for field in dataclasses.fields(settings_class)
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    )
+    assert required, "every function needs at least one variable"
+    for name in required:
+        with pytest.raises(SettingsError, match=rf"{settings_class.function}: .*{name} is required"):
+            settings_class.from_env({k: v for k, v in complete.items() if k != name})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("SEND_CONCURRENCY", "many", "must be an integer"),
+        ("SEND_CONCURRENCY", "0", "must be >= 1"),
+        ("FANOUT_BATCH_SIZE", "0", "must be >= 1"),
+        ("FANOUT_INLINE_LIMIT", "-1", "must be >= 0"),
+    ],
+)
+def test_malformed_values_fail_loudly(name, value, problem):
+    environ = {"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "u", name: value}
+    with pytest.raises(SettingsError, match=f"broadcaster: environment variable {name} {problem}"):
+        BroadcastSettings.from_env(environ)
+
+
+def test_a_handler_with_a_missing_variable_fails_at_its_first_invocation(configure, monkeypatch):
+    from events import ws_event
+    from handlers import ws_actions
+
+    monkeypatch.delenv("COMMENTS_TABLE_NAME")
+    configure(COMMENTS_PAGE_SIZE="zero")
+    with pytest.raises(SettingsError) as raised:
+        ws_actions.handler(ws_event("ping", "c1=", body={"action": "ping"}), None)
+    message = str(raised.value)
+    assert "ws_actions" in message and "COMMENTS_TABLE_NAME is required" in message
+    assert "COMMENTS_PAGE_SIZE must be an integer" in message
+
+
+def test_to_env_writes_what_from_env_reads():
+    options = FanoutOptions(inline_limit=5, batch_size=2, send_concurrency=3)
+    settings = BroadcastSettings(
+        connections_table_name="t", websocket_callback_url="https://x", fanout_queue_url="q", fanout=options
+    )
+    env = settings.to_env()
+    assert set(env) == BroadcastSettings.variables()
+    assert "AWS_REGION" not in env
+    assert BroadcastSettings.from_env(env) == settings
+    with pytest.raises(SettingsError, match="batch_size"):
+        FanoutOptions(batch_size=0)
 
 
 def test_envelope_shape_and_timestamp():

@@ -62,8 +62,7 @@ def _count() -> int:
 
 
 def test_counter_follows_connect_disconnect_and_gone_cleanup(tables, connections_sink):
-    from handler_helpers import connections_repository
-    from realtime_comments.delivery import deliver
+    from handler_helpers import connections_repository, deliver
 
     for index in range(5):
         ws_connect.handler(ws_event("$connect", f"c{index}=", user_id="alice"), None)
@@ -107,10 +106,10 @@ def test_health_and_broadcast_to_all_never_scan(tables, connections_sink, monkey
     from handler_helpers import connections_repository, seed_subscribers
     from realtime_comments import aws_clients
     from realtime_comments.broadcasting.recipients import recipients
-    from realtime_comments.settings import Settings
+    from realtime_comments.settings import CommentsApiSettings
 
     seed_subscribers("post-1", [f"s{i}=" for i in range(30)])
-    client = aws_clients.dynamodb(Settings.from_env())
+    client = aws_clients.dynamodb(CommentsApiSettings.from_env().region)
     calls: list[str] = []
     for name in ("scan", "query", "batch_get_item"):
         original = getattr(client, name)

@@ -7,6 +7,18 @@ import json
 import pytest
 from aws_cdk.assertions import Annotations, Match
 from infra_helpers import STAGE_NAMES, normalize_template, resources_of
+from realtime_comments.settings import (
+    ActionsSettings,
+    AuthorizerSettings,
+    BroadcastSettings,
+    CommentsApiSettings,
+    ConnectSettings,
+    DisconnectSettings,
+    FanoutWorkerSettings,
+    NotificationsApiSettings,
+    NotifierSettings,
+    ReplySettings,
+)
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.nag_suppressions import NAG_REASONS
@@ -27,61 +39,20 @@ ALL_FUNCTION_HANDLERS = {
     "handlers.notifications_api.handler",
 }
 
-# design.md "Environment variables": what each function must receive (besides POWERTOOLS_*).
-# The fan-out path (presence flushes, typing and presence batches) is attached to every function
-# that changes subscriptions or sends (Broadcaster.attach_fanout).
-FANOUT = {"FANOUT_QUEUE_URL", "FANOUT_INLINE_LIMIT", "FANOUT_BATCH_SIZE"}
+# Each function's environment is exactly its settings class's variables (the settings contract,
+# realtime_comments.settings), besides POWERTOOLS_*.
 EXPECTED_ENV = {
-    "handlers.notifier.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "WEBSOCKET_CALLBACK_URL",
-        "SEND_CONCURRENCY",
-        "NOTIFICATIONS_TABLE_NAME",
-        "NOTIFICATION_TTL_SECONDS",
-        *FANOUT,
-    },
-    "handlers.notifications_api.handler": {"NOTIFICATIONS_TABLE_NAME"},
-    "handlers.authorizer.handler": {"JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL", "ALLOWED_ORIGINS"},
-    "handlers.ws_connect.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "WEBSOCKET_CALLBACK_URL",
-        "CONNECTION_TTL_SECONDS",
-    },
-    "handlers.ws_disconnect.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL", *FANOUT},
-    "handlers.ws_actions.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "COMMENTS_TABLE_NAME",
-        "WEBSOCKET_CALLBACK_URL",
-        "CONNECTION_TTL_SECONDS",
-        "COMMENTS_PAGE_SIZE",
-        *FANOUT,
-    },
-    "handlers.ws_default.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL", *FANOUT},
-    "handlers.comments_api.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "COMMENTS_TABLE_NAME",
-        "IDEMPOTENCY_TABLE_NAME",
-        "COMMENTS_PAGE_SIZE",
-    },
-    "handlers.broadcast_endpoint.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "WEBSOCKET_CALLBACK_URL",
-        "SEND_CONCURRENCY",
-        *FANOUT,
-    },
-    "handlers.stream_broadcaster.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "COMMENTS_TABLE_NAME",
-        "WEBSOCKET_CALLBACK_URL",
-        "SEND_CONCURRENCY",
-        *FANOUT,
-    },
-    "handlers.fanout_worker.handler": {
-        "CONNECTIONS_TABLE_NAME",
-        "WEBSOCKET_CALLBACK_URL",
-        "SEND_CONCURRENCY",
-        *FANOUT,
-    },
+    "handlers.authorizer.handler": AuthorizerSettings.variables(),
+    "handlers.ws_connect.handler": ConnectSettings.variables(),
+    "handlers.ws_disconnect.handler": DisconnectSettings.variables(),
+    "handlers.ws_actions.handler": ActionsSettings.variables(),
+    "handlers.ws_default.handler": ReplySettings.variables(),
+    "handlers.comments_api.handler": CommentsApiSettings.variables(),
+    "handlers.broadcast_endpoint.handler": BroadcastSettings.variables(),
+    "handlers.stream_broadcaster.handler": BroadcastSettings.variables(),
+    "handlers.fanout_worker.handler": FanoutWorkerSettings.variables(),
+    "handlers.notifier.handler": NotifierSettings.variables(),
+    "handlers.notifications_api.handler": NotificationsApiSettings.variables(),
 }
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
@@ -281,8 +252,7 @@ def test_cdk_nag_is_enforced(bare_stack):
     """The plugin is live: an unacknowledged finding fails synthesis."""
     import aws_cdk as cdk
     from cdk_nag import AwsSolutionsChecks
-
-    from stacks.realtime_constructs import ConnectionsStore
+    from realtime_comments_cdk import ConnectionsStore
 
     stack = bare_stack()
     ConnectionsStore(stack, "Connections")  # PITR off, nothing acknowledged: AwsSolutions-DDB3

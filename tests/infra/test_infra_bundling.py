@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from stacks.realtime_comments_stack import LAYER_CONSTRAINTS
-from stacks.realtime_constructs.lambda_defaults import (
+from realtime_comments_cdk.lambda_defaults import (
     FunctionDefaults,
     LayerPlatform,
     PipLayerBundling,
@@ -17,7 +15,9 @@ from stacks.realtime_constructs.lambda_defaults import (
     default_code_path,
     requirements_hash,
 )
-from stacks.realtime_constructs.lambda_defaults.bundling import ELF_MACHINES, elf_machine, pip_command
+from realtime_comments_cdk.lambda_defaults.bundling import ELF_MACHINES, elf_machine, pip_command
+
+from stacks.realtime_comments_stack import LAYER_CONSTRAINTS
 
 PLATFORM = LayerPlatform()
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
-
-from stacks.realtime_constructs import (
+from realtime_comments_cdk import (
     Broadcaster,
     BroadcasterOptions,
     CommentsApi,
@@ -41,6 +40,19 @@ def _tables(stack):
     return (
         ConnectionsStore(stack, "Connections").table,
         CommentsStore(stack, "Comments").table,
+    )
+
+
+def _websocket(stack, connections, comments, stage_name: str = "test") -> WebSocketApi:
+    return WebSocketApi(
+        stack,
+        "WebSocket",
+        connections_table=connections,
+        comments_table=comments,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_url=JWKS,
+        options=WebSocketApiOptions(stage_name=stage_name),
     )
 
 
@@ -417,11 +429,7 @@ def test_websocket_function_environment(websocket):
                 "Handler": f"handlers.{handler}.handler",
                 "Environment": {
                     "Variables": Match.object_like(
-                        {
-                            "CONNECTIONS_TABLE_NAME": Match.any_value(),
-                            "WEBSOCKET_CALLBACK_URL": Match.any_value(),
-                            "CONNECTION_TTL_SECONDS": "7200",
-                        }
+                        {"CONNECTIONS_TABLE_NAME": Match.any_value(), "CONNECTION_TTL_SECONDS": "7200"}
                     )
                 },
             },
@@ -555,7 +563,10 @@ def test_websocket_account_logging_role(bare_stack):
 def comments_api(bare_stack):
     stack = bare_stack()
     connections, comments = _tables(stack)
-    queue = sqs.Queue(stack, "Fanout")
+    websocket = _websocket(stack, connections, comments)
+    broadcaster = Broadcaster(
+        stack, "Broadcaster", comments_table=comments, connections_table=connections, websocket=websocket
+    )
     api = CommentsApi(
         stack,
         "CommentsApi",
@@ -563,8 +574,8 @@ def comments_api(bare_stack):
         connections_table=connections,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
-        websocket_callback_url="https://abc.execute-api.eu-west-1.amazonaws.com/test",
-        fanout_queue=queue,
+        websocket=websocket,
+        broadcaster=broadcaster,
         options=CommentsApiOptions(allowed_origins=("https://app.example.com",), throttle_rate_limit=5),
     )
     caller = ServiceFunction(stack, "Caller", handler="handlers.caller.handler").function
@@ -574,8 +585,8 @@ def comments_api(bare_stack):
 
 def test_comments_api_routes_and_auth(comments_api):
     _, _, t = comments_api
-    authorizers = t.find_resources("AWS::ApiGatewayV2::Authorizer")
-    assert len(authorizers) == 1
+    authorizers = t.find_resources("AWS::ApiGatewayV2::Authorizer", {"Properties": {"AuthorizerType": "JWT"}})
+    assert len(authorizers) == 1  # the fixture's WebSocketApi adds its own REQUEST authorizer
     ((auth_id, auth),) = authorizers.items()
     assert auth["Properties"]["AuthorizerType"] == "JWT"
     assert auth["Properties"]["JwtConfiguration"] == {"Issuer": ISSUER, "Audience": [AUDIENCE]}
@@ -583,6 +594,7 @@ def test_comments_api_routes_and_auth(comments_api):
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in t.find_resources("AWS::ApiGatewayV2::Route").values()
+        if " /" in r["Properties"]["RouteKey"]  # the HTTP API's, not the WebSocketApi's
     }
     expected = {
         "POST /api/v1/posts/{postId}/comments": "JWT",
@@ -643,8 +655,8 @@ def test_comments_api_cors_stage_and_functions(comments_api):
             "Environment": {
                 "Variables": Match.object_like(
                     {
-                        "WEBSOCKET_CALLBACK_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/test",
-                        "FANOUT_QUEUE_URL": {"Ref": Match.string_like_regexp("^Fanout")},
+                        "WEBSOCKET_CALLBACK_URL": Match.any_value(),
+                        "FANOUT_QUEUE_URL": {"Ref": Match.string_like_regexp("^BroadcasterFanoutQueue")},
                         "FANOUT_INLINE_LIMIT": "2000",
                         "FANOUT_BATCH_SIZE": "1000",
                         "SEND_CONCURRENCY": "128",
@@ -684,7 +696,7 @@ def test_comments_api_existing_idempotency_table(bare_stack):
         connections_table=connections,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
-        websocket_callback_url="https://x",
+        websocket=_websocket(stack, connections, comments),
     )
     api = CommentsApi(stack, "Api", existing_idempotency_table=existing, **kwargs)
     assert api.idempotency_table is existing
@@ -704,21 +716,19 @@ def test_comments_api_existing_idempotency_table(bare_stack):
 def broadcaster(bare_stack):
     stack = bare_stack()
     connections, comments = _tables(stack)
-    granted = []
     b = Broadcaster(
         stack,
         "Broadcaster",
         comments_table=comments,
         connections_table=connections,
-        websocket_callback_url="https://abc.execute-api.eu-west-1.amazonaws.com/test",
-        grant_manage_connections=granted.append,
+        websocket=_websocket(stack, connections, comments),
         options=BroadcasterOptions(retry_attempts=3, max_record_age=Duration.minutes(30)),
     )
-    return stack, b, granted, Template.from_stack(stack)
+    return stack, b, Template.from_stack(stack)
 
 
 def test_broadcaster_stream_event_source(broadcaster):
-    _, b, _, t = broadcaster
+    _, b, t = broadcaster
     t.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -742,7 +752,7 @@ def test_broadcaster_stream_event_source(broadcaster):
 
 
 def test_broadcaster_fanout(broadcaster):
-    _, b, granted, t = broadcaster
+    _, b, t = broadcaster
     t.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -773,8 +783,7 @@ def test_broadcaster_fanout(broadcaster):
                 "Variables": Match.object_like(
                     {
                         "CONNECTIONS_TABLE_NAME": Match.any_value(),
-                        "COMMENTS_TABLE_NAME": Match.any_value(),
-                        "WEBSOCKET_CALLBACK_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/test",
+                        "WEBSOCKET_CALLBACK_URL": Match.any_value(),
                         "FANOUT_QUEUE_URL": {"Ref": Match.string_like_regexp("^BroadcasterFanoutQueue")},
                         "FANOUT_INLINE_LIMIT": "2000",
                         "FANOUT_BATCH_SIZE": "1000",
@@ -785,7 +794,10 @@ def test_broadcaster_fanout(broadcaster):
         },
     )
     t.has_resource_properties("AWS::Lambda::Function", {"Handler": "handlers.fanout_worker.handler"})
-    assert granted == [b.stream_function, b.fanout_function]
+    granted = _manage_connections_resources(t)
+    for fn in (b.stream_function, b.fanout_function):
+        role_id = Stack.of(fn).resolve(fn.role.node.default_child.logical_id)
+        assert granted[role_id] and all("/test/POST/@connections/*" in r for r in granted[role_id])
 
 
 def test_broadcaster_existing_queues(bare_stack):
@@ -798,7 +810,7 @@ def test_broadcaster_existing_queues(bare_stack):
         "Broadcaster",
         comments_table=comments,
         connections_table=connections,
-        websocket_callback_url="https://x",
+        websocket=_websocket(stack, connections, comments),
         existing_fanout_queue=queue,
         existing_stream_dlq=dlq,
     )
@@ -943,8 +955,7 @@ def test_handler_code_edits_do_not_churn_normalized_templates(tmp_path):
 
     import aws_cdk as cdk
     from infra_helpers import cdk_context, normalize_template
-
-    from stacks.realtime_constructs.lambda_defaults import default_code_path
+    from realtime_comments_cdk.lambda_defaults import default_code_path
 
     templates = []
     for i in range(2):

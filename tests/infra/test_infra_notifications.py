@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import Duration
 from aws_cdk.assertions import Match, Template
 
-from stacks.realtime_constructs import (
+from realtime_comments_cdk import (
     Broadcaster,
     CommentsApi,
     CommentsStore,

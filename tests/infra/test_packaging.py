@@ -17,10 +17,7 @@ CONSUMER_APP = """
 import json, sys
 from pathlib import Path
 import aws_cdk as cdk
-from stacks.realtime_constructs.connections_store import ConnectionsStore
-from stacks.realtime_constructs.comments_store import CommentsStore
-from stacks.realtime_constructs.lambda_defaults import FunctionDefaults
-from stacks.realtime_constructs.websocket_api import WebSocketApi
+from realtime_comments_cdk import CommentsStore, ConnectionsStore, FunctionDefaults, WebSocketApi
 
 app = cdk.App(outdir=sys.argv[1])
 stack = cdk.Stack(app, "ConsumerStack")
@@ -69,15 +66,16 @@ def installed_site(tmp_path_factory) -> Path:
 
 def test_wheel_ships_constructs_handler_code_and_layer_pins(installed_site: Path) -> None:
     for shipped in (
-        "stacks/realtime_constructs/websocket_api/README.md",
-        "stacks/layer-constraints.txt",
-        "lambdas/requirements.txt",
-        "lambdas/handlers/ws_connect.py",
-        "lambdas/realtime_comments/websocket_service.py",
+        "realtime_comments_cdk/websocket_api/README.md",
+        "realtime_comments_cdk/functions/requirements.txt",
+        "realtime_comments_cdk/functions/handlers/ws_connect.py",
+        "realtime_comments_cdk/functions/realtime_comments/settings.py",
+        "realtime_comments/settings.py",
+        "realtime_comments_client/websocket_service.py",
     ):
         assert (installed_site / shipped).is_file(), shipped
-    assert not (installed_site / "app.py").exists()
-    assert not list(installed_site.glob("tests")), "tests must not ship in the wheel"
+    top_level = {path.name for path in installed_site.iterdir() if not path.name.endswith(".dist-info")}
+    assert top_level == {"realtime_comments_cdk", "realtime_comments", "realtime_comments_client"}
 
 
 def test_installed_construct_synthesizes_alone_with_its_handler_code(
@@ -113,4 +111,5 @@ def test_installed_construct_synthesizes_alone_with_its_handler_code(
     assert {"handlers.authorizer.handler", "handlers.ws_connect.handler"} <= handlers
     # The function code asset is the installed lambdas/ package, handlers included.
     asset_dirs = [path for path in outdir.glob("asset.*") if (path / "handlers").is_dir()]
+    assert not (asset_dirs[0] / "requirements.txt").exists()
     assert asset_dirs and (asset_dirs[0] / "handlers" / "ws_connect.py").is_file()

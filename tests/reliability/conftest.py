@@ -29,11 +29,9 @@ from tests.conftest import Tables, create_notifications_table, handler_environme
 
 
 def clear_project_caches() -> None:
-    from realtime_comments import aws_clients
-    from realtime_comments.settings import Settings
+    from realtime_comments import dependencies
 
-    Settings.clear_cache()
-    aws_clients.clear_cache()
+    dependencies.reset()
 
 
 @dataclass(frozen=True)

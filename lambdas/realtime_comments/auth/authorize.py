@@ -7,7 +7,7 @@ from typing import Any
 from realtime_comments.auth.origin import is_origin_allowed
 from realtime_comments.auth.policy import allow, deny
 from realtime_comments.auth.token_verifier import InvalidToken, TokenVerifier
-from realtime_comments.settings import Settings
+from realtime_comments.settings import AuthorizerSettings
 
 
 class Unauthorized(Exception):
@@ -40,7 +40,7 @@ def query_token(event: dict[str, Any]) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def authorize(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def authorize(event: dict[str, Any], settings: AuthorizerSettings) -> dict[str, Any]:
     """Allow policy with context {"userId": sub}; Deny for a foreign Origin; raise Unauthorized otherwise."""
     method_arn = event.get("methodArn") or ""
     verifier = TokenVerifier(settings.jwt_issuer, settings.jwt_audience, settings.jwks_url)

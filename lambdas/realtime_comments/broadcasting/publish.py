@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from realtime_comments import aws_clients
-from realtime_comments.broadcasting.recipients import Audience, recipients
-from realtime_comments.connections import ConnectionsRepository
-from realtime_comments.delivery import FanoutResult, fan_out
+from realtime_comments.broadcasting.recipients import Audience
+from realtime_comments.delivery import Fanout, FanoutResult, fan_out
 from realtime_comments.observability import MetricUnit, metrics
-from realtime_comments.settings import Settings
 
 
 class TransientDeliveryFailure(RuntimeError):
     """Some recipients still failed for a transient reason: the caller's record must be retried."""
 
 
-def publish(
-    message: str, post_id: str | None, settings: Settings | None = None, audience: Audience | None = None
-) -> FanoutResult:
+def publish(message: str, post_id: str | None, audience: Audience, fanout: Fanout) -> FanoutResult:
     """Deliver `message` to `post_id`'s subscribers, or to every connection when post_id is None.
 
-    `audience` finds the recipients (default: one read per call, see `recipients`)."""
-    settings = settings or Settings.from_env()
-    if audience is None:
-        connections = ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings))
-        outcome = fan_out(message, recipients(connections, post_id), settings)
-    else:
-        outcome = fan_out(message, audience(post_id), settings)
+    `audience` finds the recipients (`recipients.SingleAudience` or `BatchAudience`)."""
+    outcome = fan_out(message, audience(post_id), fanout)
     record_metrics(outcome)
     return outcome
 

@@ -9,7 +9,6 @@ with the old one.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +17,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from realtime_comments import aws_clients
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.comments.service import create_comment
-from realtime_comments.settings import Settings
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
@@ -32,31 +29,33 @@ CONFIG = IdempotencyConfig(
     expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
 )
 
+CreateOnce = Callable[..., dict[str, Any]]
 
-def _create(request: dict[str, Any]) -> dict[str, Any]:
-    settings = Settings.from_env()
-    repository = CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
+
+def _create(request: dict[str, Any], repository: CommentsRepository) -> dict[str, Any]:
     return create_comment(
         repository, request["postId"], request["userId"], request["content"], request.get("parentId")
     ).to_api()
 
 
-@functools.cache
-def _idempotent_create(table_name: str, region: str) -> Callable[..., dict[str, Any]]:
-    persistence = DynamoDBPersistenceLayer(
-        table_name=table_name, boto3_client=aws_clients.dynamodb(Settings.from_env())
-    )
+def idempotent_create(idempotency_table_name: str, dynamodb_client: Any) -> CreateOnce:
+    """`_create` behind the idempotency records of `idempotency_table_name` (built once per container)."""
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table_name, boto3_client=dynamodb_client)
     return idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=CONFIG)(
         _create
     )
 
 
 def create_comment_once(
-    post_id: str, user_id: str, content: str, parent_id: str | None, idempotency_key: str
+    create: CreateOnce,
+    repository: CommentsRepository,
+    post_id: str,
+    user_id: str,
+    content: str,
+    parent_id: str | None,
+    idempotency_key: str,
 ) -> dict[str, Any]:
     """Create the comment, or return the one created earlier under the same key (as the API dict)."""
-    settings = Settings.from_env()
-    create = _idempotent_create(settings.idempotency_table_name, settings.region)
     request = {
         "userId": user_id,
         "postId": post_id,
@@ -64,4 +63,4 @@ def create_comment_once(
         "content": content,
         "parentId": parent_id,
     }
-    return create(request=request)
+    return create(request=request, repository=repository)

@@ -14,10 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime_comments import aws_clients
 from realtime_comments.delivery.result import DeliveryResult
-from realtime_comments.delivery.sender import deliver
-from realtime_comments.settings import Settings
+from realtime_comments.settings import FanoutOptions
 
 # SendMessageBatch: at most 10 entries and 256 KiB per message and per request.
 _SQS_BATCH_ENTRIES = 10
@@ -27,6 +25,26 @@ _ENQUEUE_ATTEMPTS = 5
 
 class FanoutEnqueueError(RuntimeError):
     """Some fan-out batches could not be enqueued; the caller fails its record to be retried."""
+
+
+Deliver = Callable[[str, Sequence[str]], DeliveryResult]
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """How a broadcasting function reaches an audience, built once per container by its handler.
+
+    :param options: the inline limit and batch size (``FanoutOptions``, from the settings).
+    :param deliver: sends one message to ids inline (``deliver`` bound to the transport).
+    :param queue_url: the fan-out queue; empty means always inline.
+    :param sqs_client: returns the boto3 SQS client of the queue; called on the first enqueue only,
+        so functions that never exceed the inline limit never create it.
+    """
+
+    options: FanoutOptions
+    deliver: Deliver
+    queue_url: str = ""
+    sqs_client: Callable[[], Any] | None = None
 
 
 @dataclass
@@ -103,28 +121,20 @@ def enqueue_batches(
     return len(bodies)
 
 
-def fan_out(
-    message: str,
-    connection_ids: Sequence[str],
-    settings: Settings | None = None,
-    *,
-    sqs_client: Any = None,
-    deliver_fn: Callable[..., DeliveryResult] = deliver,
-) -> FanoutResult:
-    """Deliver inline, or enqueue batches when the audience exceeds FANOUT_INLINE_LIMIT and a queue exists."""
-    settings = settings or Settings.from_env()
+def fan_out(message: str, connection_ids: Sequence[str], fanout: Fanout) -> FanoutResult:
+    """Deliver inline, or enqueue batches when the audience exceeds the inline limit and a queue exists."""
     ids = list(connection_ids)
     outcome = FanoutResult(recipients=len(ids))
     if not ids:
         return outcome
-    if settings.fanout_queue_url and len(ids) > settings.fanout_inline_limit:
+    if fanout.queue_url and fanout.sqs_client is not None and len(ids) > fanout.options.inline_limit:
         outcome.enqueued_batches = enqueue_batches(
             message,
             ids,
-            queue_url=settings.fanout_queue_url,
-            batch_size=settings.fanout_batch_size,
-            sqs_client=sqs_client or aws_clients.sqs(settings),
+            queue_url=fanout.queue_url,
+            batch_size=fanout.options.batch_size,
+            sqs_client=fanout.sqs_client(),
         )
         return outcome
-    outcome.delivery = deliver_fn(message, ids, settings=settings)
+    outcome.delivery = fanout.deliver(message, ids)
     return outcome

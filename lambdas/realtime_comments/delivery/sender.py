@@ -17,13 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from realtime_comments import aws_clients
-from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.delivery.result import DeliveryResult
 from realtime_comments.delivery.retry import Outcome, RetryPolicy, classify
-from realtime_comments.delivery.transport import Boto3Transport, Transport
-from realtime_comments.dependencies import connections_repository
-from realtime_comments.settings import Settings
+from realtime_comments.delivery.transport import Transport
+from realtime_comments.settings import DEFAULT_SEND_CONCURRENCY
 
 logger = Logger(child=True)
 
@@ -44,20 +41,6 @@ def _send_pool(size: int) -> ThreadPoolExecutor:
             if old is not None:
                 old.shutdown(wait=False)
         return _pool
-
-
-def _default_gone_handler(settings: Settings) -> GoneHandler:
-    """Delete gone connections from the connections table (presence kept); the repository and
-    its clients are built at the first gone connection, so a delivery that finds none (the fan-out
-    worker's usual invocation) never pays for them at cold start."""
-    repository: list[ConnectionsRepository] = []
-
-    def forget(connection_id: str) -> Any:
-        if not repository:
-            repository.append(connections_repository(settings))
-        return repository[0].delete_connection(connection_id)
-
-    return forget
 
 
 def _send_with_retries(
@@ -108,38 +91,30 @@ def deliver(
     message: str | bytes,
     connection_ids: Iterable[str],
     *,
-    settings: Settings | None = None,
-    transport: Transport | None = None,
-    client: Any = None,
+    transport: Transport,
     on_gone: GoneHandler | None = None,
+    send_concurrency: int = DEFAULT_SEND_CONCURRENCY,
     concurrency: int | None = None,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryResult:
-    """Send `message` to every id concurrently and return the counts.
+    """Send `message` to every id concurrently through `transport` and return the counts.
 
-    The transport defaults to the container's signed-HTTP transport to WEBSOCKET_CALLBACK_URL;
-    pass `client` (a boto3 `apigatewaymanagementapi` client) to send through boto3 instead.
+    At most `send_concurrency` threads, fewer when the transport's measured pace says more would
+    not help; `concurrency` sets the number exactly instead.
 
-    - 410 Gone: the connection and its subscriptions are deleted (`on_gone`, default: the
-      connections table of `settings`); counted in `gone`.
+    - 410 Gone: `on_gone(connection_id)` (the handler passes the connections repository's
+      `delete_connection`); counted in `gone`.
     - 429 / throttling / 5xx / network errors: retried with exponential backoff and jitter up to
       `retry.max_attempts`; those still failing are in `transient_failed_ids` (and `failed`).
     - other errors (403, 413, ...): counted in `failed`, not retried.
     """
-    settings = settings or Settings.from_env()
     data = message.encode("utf-8") if isinstance(message, str) else message
     ids = list(connection_ids)
     if not ids:
         return DeliveryResult()
-    if transport is None:
-        transport = (
-            Boto3Transport(client) if client is not None else aws_clients.connections_transport(settings)
-        )
-    if on_gone is None:
-        on_gone = _default_gone_handler(settings)
     policy = retry or RetryPolicy()
-    limit = concurrency or settings.send_concurrency
+    limit = concurrency or send_concurrency
     pace = getattr(transport, "pace", None)  # SignedHttpTransport measures what its sends cost
     useful = pace.threads(limit) if pace is not None and not concurrency else limit
     workers = max(1, min(useful, len(ids)))
@@ -168,25 +143,3 @@ def deliver(
         total.merge(partial.result())
     return total
 
-
-def send_to_connection(
-    connection_id: str,
-    message: str | bytes,
-    *,
-    settings: Settings | None = None,
-    transport: Transport | None = None,
-    client: Any = None,
-    on_gone: GoneHandler | None = None,
-    retry: RetryPolicy | None = None,
-) -> DeliveryResult:
-    """One message to one connection (replies to the caller), with the same error handling."""
-    return deliver(
-        message,
-        [connection_id],
-        settings=settings,
-        transport=transport,
-        client=client,
-        on_gone=on_gone,
-        concurrency=1,
-        retry=retry,
-    )

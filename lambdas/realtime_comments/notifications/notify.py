@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from realtime_comments.connections import ConnectionsRepository
-from realtime_comments.delivery import DeliveryResult, deliver
+from realtime_comments.delivery import DeliveryResult
+from realtime_comments.delivery.fanout import Deliver
 from realtime_comments.envelope import NOTIFICATION_CREATED, encode_message
 from realtime_comments.notifications.model import Notification, notification_for_reply
 from realtime_comments.notifications.repository import NotificationsRepository
 from realtime_comments.serialization import from_attributes
-from realtime_comments.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ def notify(
     record: dict[str, Any],
     notifications: NotificationsRepository,
     connections: ConnectionsRepository,
-    settings: Settings,
+    deliver: Deliver,
+    ttl_seconds: int,
 ) -> Notified | None:
     """Store the record's notification once and push it to every open connection of its user.
 
@@ -48,8 +49,8 @@ def notify(
     notification = notification_for_record(record)
     if notification is None:
         return None
-    stored = notifications.put_once(notification, settings.notification_ttl_seconds)
+    stored = notifications.put_once(notification, ttl_seconds)
     message = encode_message(NOTIFICATION_CREATED, {"notification": notification.to_api()})
     recipients = connections.connection_ids_of_user(notification.user_id)
-    delivery = deliver(message, recipients, settings=settings) if recipients else DeliveryResult()
+    delivery = deliver(message, recipients) if recipients else DeliveryResult()
     return Notified(notification, stored, delivery)

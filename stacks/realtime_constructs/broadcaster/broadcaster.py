@@ -9,10 +9,18 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from realtime_comments.settings import (
+    BroadcastSettings,
+    FanoutOptions,
+    FanoutWorkerSettings,
+    NotifierSettings,
+    fanout_path_env,
+)
 
 from .. import _access as access
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
+from ..websocket_api import WebSocketApi
 
 # Stream records of the per-post counter item (seq = 0) never reach the function.
 SKIP_COUNTER_ITEMS = {"dynamodb": {"Keys": {"seq": {"N": [{"anything-but": ["0"]}]}}}}
@@ -28,8 +36,8 @@ class BroadcasterOptions:
     ``retry_attempts`` (default 5, bounded), ``max_record_age`` (default 1 hour),
     ``parallelization_factor`` (default 1: keeps per-post order); bisect on error and
     ``ReportBatchItemFailures`` are always on; failed batches go to ``stream_dlq``.
-    Fan-out: ``fanout_inline_limit`` (2000), ``fanout_batch_size`` (1000 ids per message),
-    ``send_concurrency`` (128), ``fanout_worker_batch_size`` (SQS messages per invocation, 1),
+    Fan-out: ``fanout`` (``FanoutOptions``: inline limit 2000, 1000 ids per queue message,
+    128 concurrent sends), ``fanout_worker_batch_size`` (SQS messages per invocation, 1),
     ``fanout_max_receive_count`` (3, then the fan-out DLQ), ``broadcaster_timeout`` (60 s),
     ``worker_timeout`` (60 s), ``memory_size`` (512 MiB), ``dlq_retention`` (14 days).
     """
@@ -39,9 +47,7 @@ class BroadcasterOptions:
     retry_attempts: int = 5
     max_record_age: Duration = field(default_factory=lambda: Duration.hours(1))
     parallelization_factor: int = 1
-    fanout_inline_limit: int = 2000
-    fanout_batch_size: int = 1000
-    send_concurrency: int = 128
+    fanout: FanoutOptions = field(default_factory=FanoutOptions)
     fanout_worker_batch_size: int = 1
     fanout_max_receive_count: int = 3
     broadcaster_timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
@@ -56,15 +62,14 @@ class Broadcaster(Construct):
     - ``stream_function`` (``handlers.stream_broadcaster.handler``) on the comments table's stream:
       starting position LATEST, ``ReportBatchItemFailures``, bisect on error, bounded retries,
       maximum record age, on-failure destination ``stream_dlq`` (SQS); counter items filtered out.
-    - Above ``fanout_inline_limit`` recipients it enqueues batches of connection ids on
+    - Above ``fanout.inline_limit`` recipients it enqueues batches of connection ids on
       ``fanout_queue``; ``fanout_function`` (``handlers.fanout_worker.handler``) delivers them
       (``ReportBatchItemFailures``); poison messages land in ``fanout_dlq``.
 
     :param comments_table: table with a stream (``CommentsStore.table``).
     :param connections_table: ``ConnectionsStore.table``.
-    :param websocket_callback_url: ``WebSocketApi.callback_url``.
-    :param grant_manage_connections: callable granting ``ManageConnections``
-        (``WebSocketApi.grant_manage_connections``).
+    :param websocket: the ``WebSocketApi`` whose connections receive the messages (its callback
+        URL, and ``ManageConnections`` POST on its stage for both functions).
     :param existing_fanout_queue / existing_stream_dlq: bring your own queues (the built ones use
         SQS-managed encryption and enforce TLS).
 
@@ -87,8 +92,7 @@ class Broadcaster(Construct):
         *,
         comments_table: dynamodb.ITable,
         connections_table: dynamodb.ITable,
-        websocket_callback_url: str,
-        grant_manage_connections=None,
+        websocket: WebSocketApi,
         existing_fanout_queue: sqs.IQueue | None = None,
         existing_stream_dlq: sqs.IQueue | None = None,
         notifications: NotificationsStore | None = None,
@@ -133,11 +137,6 @@ class Broadcaster(Construct):
                 ),
             )
 
-        fanout_env = {
-            "CONNECTIONS_TABLE_NAME": connections_table.table_name,
-            "WEBSOCKET_CALLBACK_URL": websocket_callback_url,
-            "SEND_CONCURRENCY": str(opts.send_concurrency),
-        }
         self.stream_function: lambda_.Function = ServiceFunction(
             self,
             "StreamFunction",
@@ -146,13 +145,12 @@ class Broadcaster(Construct):
             description="Comments stream -> comment.created/updated/deleted to the post's subscribers",
             timeout=opts.broadcaster_timeout,
             memory_size=opts.memory_size,
-            environment={
-                **fanout_env,
-                "COMMENTS_TABLE_NAME": comments_table.table_name,
-                "FANOUT_QUEUE_URL": self.fanout_queue.queue_url,
-                "FANOUT_INLINE_LIMIT": str(opts.fanout_inline_limit),
-                "FANOUT_BATCH_SIZE": str(opts.fanout_batch_size),
-            },
+            environment=BroadcastSettings(
+                connections_table_name=connections_table.table_name,
+                websocket_callback_url=websocket.callback_url,
+                fanout_queue_url=self.fanout_queue.queue_url,
+                fanout=opts.fanout,
+            ).to_env(),
         ).function
         self.stream_event_source = sources.DynamoEventSource(
             comments_table,
@@ -177,7 +175,10 @@ class Broadcaster(Construct):
             description="Delivers one fan-out batch of connection ids",
             timeout=opts.worker_timeout,
             memory_size=opts.memory_size,
-            environment=fanout_env,
+            environment=FanoutWorkerSettings(
+                connections_table_name=connections_table.table_name,
+                websocket_callback_url=websocket.callback_url,
+            ).to_env(),
         ).function
         invocation_target(self.fanout_function).add_event_source(
             sources.SqsEventSource(
@@ -200,11 +201,12 @@ class Broadcaster(Construct):
                 defaults=defaults,
                 description="Comments stream -> reply notifications, pushed to the user's connections",
                 timeout=opts.broadcaster_timeout,
-                environment={
-                    **fanout_env,
-                    "NOTIFICATIONS_TABLE_NAME": notifications.table.table_name,
-                    "NOTIFICATION_TTL_SECONDS": str(int(notifications.retention.to_seconds())),
-                },
+                environment=NotifierSettings(
+                    connections_table_name=connections_table.table_name,
+                    websocket_callback_url=websocket.callback_url,
+                    notifications_table_name=notifications.table.table_name,
+                    notification_ttl_seconds=int(notifications.retention.to_seconds()),
+                ).to_env(),
             ).function
             self.notify_event_source = sources.DynamoEventSource(
                 comments_table,
@@ -226,17 +228,15 @@ class Broadcaster(Construct):
                 self.attach_fanout(fn)
         for fn in senders:
             connections_table.grant(fn, *access.CONNECTION_CLEANUP)
-            if grant_manage_connections is not None:
-                grant_manage_connections(fn)
+            websocket.grant_manage_connections(fn)
 
     def attach_fanout(self, fn: lambda_.Function) -> None:
         """Let ``fn`` use the fan-out path: ``FANOUT_QUEUE_URL`` and its limits in its environment
         and ``sqs:SendMessage`` on the queue. Every function that changes subscriptions (subscribe,
         unsubscribe, disconnect, 410 cleanup after a send) asks for presence flushes there, and
-        ``typing`` / ``presence`` above ``fanout_inline_limit`` recipients go out in its batches."""
-        fn.add_environment("FANOUT_QUEUE_URL", self.fanout_queue.queue_url)
-        fn.add_environment("FANOUT_INLINE_LIMIT", str(self.options.fanout_inline_limit))
-        fn.add_environment("FANOUT_BATCH_SIZE", str(self.options.fanout_batch_size))
+        ``typing`` / ``presence`` above ``fanout.inline_limit`` recipients go out in its batches."""
+        for name, value in fanout_path_env(self.fanout_queue.queue_url, self.options.fanout).items():
+            fn.add_environment(name, value)
         self.fanout_queue.grant_send_messages(fn)
 
     def grant_enqueue_fanout(self, grantee: iam.IGrantable) -> iam.Grant:

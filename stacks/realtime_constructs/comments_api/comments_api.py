@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -11,14 +11,22 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from realtime_comments.settings import (
+    DEFAULT_COMMENTS_PAGE_SIZE,
+    BroadcastSettings,
+    CommentsApiSettings,
+    FanoutOptions,
+    NotificationsApiSettings,
+)
 
 from .. import _access as access
 from .._access_logs import HTTP_LOG_FIELDS, AccessLogSettings
 from .._tables import TableOptions
+from ..broadcaster import Broadcaster
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
+from ..websocket_api import WebSocketApi
 
 COMMENTS_PATH = "/api/v1/posts/{postId}/comments"
 COMMENT_PATH = "/api/v1/posts/{postId}/comments/{commentId}"
@@ -38,19 +46,18 @@ class CommentsApiOptions:
     :param comments_page_size: ``COMMENTS_PAGE_SIZE`` (default and maximum GET page), default 50.
     :param access_log_retention: default one month.
     :param access_log_removal_policy: default ``DESTROY``.
-    :param fanout_inline_limit / fanout_batch_size / send_concurrency: broadcast endpoint fan-out.
+    :param fanout: the broadcast endpoint's fan-out (``FanoutOptions``; give it the same value as
+        ``BroadcasterOptions.fanout``).
     :param api_name: default generated.
     """
 
     allowed_origins: Sequence[str] = ("*",)
     throttle_rate_limit: float = 100
     throttle_burst_limit: int = 200
-    comments_page_size: int = 50
+    comments_page_size: int = DEFAULT_COMMENTS_PAGE_SIZE
     access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     access_log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
-    fanout_inline_limit: int = 2000
-    fanout_batch_size: int = 1000
-    send_concurrency: int = 128
+    fanout: FanoutOptions = field(default_factory=FanoutOptions)
     api_name: str | None = None
 
 
@@ -64,10 +71,10 @@ class CommentsApi(Construct):
 
     :param comments_table / connections_table: the stores' tables.
     :param jwt_issuer / jwt_audience: the JWT authorizer's issuer and audience (see ``Identity``).
-    :param send_connections_grant: callable granting ``ManageConnections`` (e.g.
-        ``WebSocketApi.grant_manage_connections``) to the broadcast endpoint.
-    :param websocket_callback_url: ``WEBSOCKET_CALLBACK_URL`` of the broadcast endpoint.
-    :param fanout_queue: optional SQS fan-out queue (``Broadcaster.fanout_queue``).
+    :param websocket: the ``WebSocketApi`` the broadcast endpoint sends to (its callback URL, and
+        ``ManageConnections`` POST on its stage).
+    :param broadcaster: optional ``Broadcaster`` whose fan-out queue takes the endpoint's large
+        audiences; without it the endpoint always sends inline.
     :param existing_idempotency_table / idempotency_table_options: bring the Powertools idempotency
         table (partition key ``id``, TTL ``expiration``) or build one; not both.
     :param notifications: optional ``NotificationsStore``: adds ``GET /api/v1/notifications`` and
@@ -90,9 +97,8 @@ class CommentsApi(Construct):
         connections_table: dynamodb.ITable,
         jwt_issuer: str,
         jwt_audience: str,
-        websocket_callback_url: str,
-        send_connections_grant=None,
-        fanout_queue: sqs.IQueue | None = None,
+        websocket: WebSocketApi,
+        broadcaster: Broadcaster | None = None,
         existing_idempotency_table: dynamodb.ITable | None = None,
         idempotency_table_options: TableOptions | None = None,
         notifications: NotificationsStore | None = None,
@@ -126,25 +132,23 @@ class CommentsApi(Construct):
             handler="handlers.comments_api.handler",
             defaults=defaults,
             description="Comments REST API and connection-count health route",
-            environment={
-                "COMMENTS_TABLE_NAME": comments_table.table_name,
-                "CONNECTIONS_TABLE_NAME": connections_table.table_name,
-                "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
-                "COMMENTS_PAGE_SIZE": str(opts.comments_page_size),
-            },
+            environment=CommentsApiSettings(
+                comments_table_name=comments_table.table_name,
+                connections_table_name=connections_table.table_name,
+                idempotency_table_name=self.idempotency_table.table_name,
+                comments_page_size=opts.comments_page_size,
+            ).to_env(),
         ).function
         comments_table.grant(self.comments_function, *access.COMMENTS_READ, *access.COMMENTS_WRITE)
         connections_table.grant(self.comments_function, *access.CONNECTION_COUNT)
         self.idempotency_table.grant(self.comments_function, *access.IDEMPOTENCY)
 
-        broadcast_env = {
-            "CONNECTIONS_TABLE_NAME": connections_table.table_name,
-            "WEBSOCKET_CALLBACK_URL": websocket_callback_url,
-            "FANOUT_QUEUE_URL": fanout_queue.queue_url if fanout_queue is not None else "",
-            "FANOUT_INLINE_LIMIT": str(opts.fanout_inline_limit),
-            "FANOUT_BATCH_SIZE": str(opts.fanout_batch_size),
-            "SEND_CONCURRENCY": str(opts.send_concurrency),
-        }
+        broadcast_env = BroadcastSettings(
+            connections_table_name=connections_table.table_name,
+            websocket_callback_url=websocket.callback_url,
+            fanout_queue_url=broadcaster.fanout_queue.queue_url if broadcaster is not None else "",
+            fanout=opts.fanout,
+        ).to_env()
         self.broadcast_function = ServiceFunction(
             self,
             "BroadcastFunction",
@@ -155,10 +159,9 @@ class CommentsApi(Construct):
             environment=broadcast_env,
         ).function
         connections_table.grant(self.broadcast_function, *access.CONNECTION_CLEANUP)
-        if fanout_queue is not None:
-            fanout_queue.grant_send_messages(self.broadcast_function)
-        if send_connections_grant is not None:
-            send_connections_grant(self.broadcast_function)
+        if broadcaster is not None:
+            broadcaster.grant_enqueue_fanout(self.broadcast_function)
+        websocket.grant_manage_connections(self.broadcast_function)
 
         self.http_api = apigwv2.HttpApi(
             self,
@@ -220,7 +223,9 @@ class CommentsApi(Construct):
                 handler="handlers.notifications_api.handler",
                 defaults=defaults,
                 description="Notifications REST API: the caller's own list, unread count and mark-read",
-                environment={"NOTIFICATIONS_TABLE_NAME": notifications.table.table_name},
+                environment=NotificationsApiSettings(
+                    notifications_table_name=notifications.table.table_name
+                ).to_env(),
             ).function
             notifications.table.grant(self.notifications_function, *access.NOTIFICATIONS_READ)
             notifications_integration = integrations.HttpLambdaIntegration(

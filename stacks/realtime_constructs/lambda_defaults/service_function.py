@@ -3,7 +3,7 @@ and the Powertools environment of every function in this project."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.resources
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,22 +46,17 @@ CODE_EXCLUDES: tuple[str, ...] = (
 
 
 def default_code_path() -> Path:
-    """The ``lambdas/`` directory: next to ``stacks/`` in a checkout, or the installed ``lambdas``
-    package when this repository was ``pip install``-ed."""
-    candidate = Path(__file__).resolve().parents[3] / "lambdas"
-    if candidate.is_dir():
-        return candidate
-    spec = importlib.util.find_spec("lambdas")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    raise FileNotFoundError("cannot locate the lambdas/ code asset; pass FunctionDefaults(code_path=...)")
+    """The functions' code asset shipped in this package, ``realtime_comments_cdk.functions``
+    (the ``lambdas/`` folder of a checkout, ``realtime_comments_cdk/functions/`` once installed)."""
+    return Path(str(importlib.resources.files("realtime_comments_cdk.functions")))
 
 
 @dataclass(frozen=True)
 class FunctionDefaults:
     """Defaults shared by every ``ServiceFunction``.
 
-    :param code_path: directory of the code asset (default: the ``lambdas/`` directory).
+    :param code_path: directory of the code asset (default: ``default_code_path()``, the
+        functions shipped in this package).
     :param requirements_file: third-party requirements bundled into the dependencies layer
         (default: ``<code_path>/requirements.txt``; no layer when the file does not exist).
     :param constraints_file: pip constraints (``-c``) pinning the transitive dependencies of the

@@ -12,6 +12,15 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from realtime_comments.settings import (
+    DEFAULT_COMMENTS_PAGE_SIZE,
+    DEFAULT_CONNECTION_TTL_SECONDS,
+    ActionsSettings,
+    AuthorizerSettings,
+    ConnectSettings,
+    DisconnectSettings,
+    ReplySettings,
+)
 
 from .. import _access as access
 from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
@@ -45,8 +54,8 @@ class WebSocketApiOptions:
     api_name: str | None = None
     throttle_rate_limit: float = 100
     throttle_burst_limit: int = 200
-    connection_ttl: Duration = field(default_factory=lambda: Duration.hours(24))
-    comments_page_size: int = 50
+    connection_ttl: Duration = field(default_factory=lambda: Duration.seconds(DEFAULT_CONNECTION_TTL_SECONDS))
+    comments_page_size: int = DEFAULT_COMMENTS_PAGE_SIZE
     allowed_origins: Sequence[str] = ("*",)
     access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     access_log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
@@ -102,23 +111,22 @@ class WebSocketApi(Construct):
             f"https://{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}/{opts.stage_name}"
         )
 
-        ttl_seconds = str(int(opts.connection_ttl.to_seconds()))
-        common = {
-            "CONNECTIONS_TABLE_NAME": connections_table.table_name,
-            "WEBSOCKET_CALLBACK_URL": self.callback_url,
-        }
+        ttl_seconds = int(opts.connection_ttl.to_seconds())
+        replies = ReplySettings(
+            connections_table_name=connections_table.table_name, websocket_callback_url=self.callback_url
+        )
         self.authorizer_function = ServiceFunction(
             self,
             "AuthorizerFunction",
             handler="handlers.authorizer.handler",
             defaults=defaults,
             description="WebSocket $connect authorizer: JWT and Origin checks",
-            environment={
-                "JWT_ISSUER": jwt_issuer,
-                "JWT_AUDIENCE": jwt_audience,
-                "JWKS_URL": jwks_url,
-                "ALLOWED_ORIGINS": ",".join(opts.allowed_origins),
-            },
+            environment=AuthorizerSettings(
+                jwt_issuer=jwt_issuer,
+                jwt_audience=jwt_audience,
+                jwks_url=jwks_url,
+                allowed_origins=tuple(opts.allowed_origins),
+            ).to_env(),
         ).function
         self.connect_function = ServiceFunction(
             self,
@@ -126,7 +134,9 @@ class WebSocketApi(Construct):
             handler="handlers.ws_connect.handler",
             defaults=defaults,
             description="WebSocket $connect: stores the connection",
-            environment={**common, "CONNECTION_TTL_SECONDS": ttl_seconds},
+            environment=ConnectSettings(
+                connections_table_name=connections_table.table_name, connection_ttl_seconds=ttl_seconds
+            ).to_env(),
         ).function
         self.disconnect_function = ServiceFunction(
             self,
@@ -134,7 +144,7 @@ class WebSocketApi(Construct):
             handler="handlers.ws_disconnect.handler",
             defaults=defaults,
             description="WebSocket $disconnect: removes the connection and its subscriptions",
-            environment=common,
+            environment=DisconnectSettings(connections_table_name=connections_table.table_name).to_env(),
         ).function
         self.actions_function = ServiceFunction(
             self,
@@ -142,12 +152,13 @@ class WebSocketApi(Construct):
             handler="handlers.ws_actions.handler",
             defaults=defaults,
             description="WebSocket subscribe / unsubscribe / typing / ping",
-            environment={
-                **common,
-                "COMMENTS_TABLE_NAME": comments_table.table_name,
-                "CONNECTION_TTL_SECONDS": ttl_seconds,
-                "COMMENTS_PAGE_SIZE": str(opts.comments_page_size),
-            },
+            environment=ActionsSettings(
+                connections_table_name=connections_table.table_name,
+                websocket_callback_url=self.callback_url,
+                comments_table_name=comments_table.table_name,
+                connection_ttl_seconds=ttl_seconds,
+                comments_page_size=opts.comments_page_size,
+            ).to_env(),
         ).function
         self.default_function = ServiceFunction(
             self,
@@ -155,7 +166,7 @@ class WebSocketApi(Construct):
             handler="handlers.ws_default.handler",
             defaults=defaults,
             description="WebSocket $default: echoes the frame as a test message",
-            environment=common,
+            environment=replies.to_env(),
         ).function
 
         self.authorizer = authorizers.WebSocketLambdaAuthorizer(
