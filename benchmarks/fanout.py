@@ -79,8 +79,8 @@ def _project_send(concurrency: int | None = None) -> tuple[str, Callable[[list[s
     """The broadcaster's delivery call: ``delivery.fan_out`` (inline here: no fan-out queue)."""
     import dataclasses
 
-    from realtime_comments.dependencies import fanout
     from realtime_comments.delivery import fan_out
+    from realtime_comments.dependencies import fanout
     from realtime_comments.settings import BroadcastSettings
 
     settings = BroadcastSettings.from_env()
@@ -104,8 +104,8 @@ def _project_send(concurrency: int | None = None) -> tuple[str, Callable[[list[s
 
 def _urllib3_send(concurrency: int) -> tuple[str, Callable[[list[str], str], Any]]:
     from realtime_comments import aws_clients
-    from realtime_comments.dependencies import connections_repository
     from realtime_comments.delivery import deliver
+    from realtime_comments.dependencies import connections_repository
     from realtime_comments.settings import BroadcastSettings
 
     from benchmarks.transport_candidates import Urllib3Transport

@@ -120,8 +120,8 @@ def run(
         moto.load(CONNECTIONS_TABLE, items)
         del items
 
-        from realtime_comments.dependencies import fanout, replies
         from realtime_comments.delivery import fan_out
+        from realtime_comments.dependencies import fanout, replies
         from realtime_comments.settings import BroadcastSettings
 
         settings = BroadcastSettings.from_env()

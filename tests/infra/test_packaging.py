@@ -113,3 +113,17 @@ def test_installed_construct_synthesizes_alone_with_its_handler_code(
     asset_dirs = [path for path in outdir.glob("asset.*") if (path / "handlers").is_dir()]
     assert not (asset_dirs[0] / "requirements.txt").exists()
     assert asset_dirs and (asset_dirs[0] / "handlers" / "ws_connect.py").is_file()
+
+
+def test_one_version_string(installed_site: Path) -> None:
+    """The wheel's version is realtime_comments_cdk.__version__ and CHANGELOG.md's newest entry."""
+    import re
+
+    import realtime_comments_cdk
+
+    (dist_info,) = installed_site.glob("realtime_comments-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text()
+    assert f"Version: {realtime_comments_cdk.__version__}\n" in metadata
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    newest = re.search(r"^## (\S+)", changelog, flags=re.M)
+    assert newest is not None and newest.group(1) == realtime_comments_cdk.__version__
