@@ -60,7 +60,8 @@ def _idempotent_create() -> Any:
     from realtime_comments.comments import idempotency
 
     settings = dependencies().settings
-    return idempotency.idempotent_create(settings.idempotency_table_name, aws_clients.dynamodb(settings.region))
+    dynamodb = aws_clients.dynamodb(settings.region)
+    return idempotency.idempotent_create(settings.idempotency_table_name, dynamodb)
 
 
 def _comments() -> CommentsRepository:

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from realtime_comments import aws_clients
-from realtime_comments.dependencies import once_per_container
 from realtime_comments.api.errors import bad_request, json_response, register_error_handlers
 from realtime_comments.api.request import caller_id, parse_body, query_int
+from realtime_comments.dependencies import once_per_container
 from realtime_comments.notifications import NotificationsRepository
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import NotificationsApiSettings

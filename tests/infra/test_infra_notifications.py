@@ -7,7 +7,6 @@ import json
 import pytest
 from aws_cdk import Duration
 from aws_cdk.assertions import Match, Template
-
 from realtime_comments_cdk import (
     Broadcaster,
     CommentsApi,

@@ -96,6 +96,7 @@ def test_cognito_domain_prefix_is_off_by_default_and_set_from_context():
 
 def test_measured_memory_sizes_and_their_override():
     from realtime_comments_cdk.lambda_defaults import FunctionDefaults
+
     from stacks.stage_config import MEASURED_MEMORY_SIZES
 
     dev = get_stage_config("dev")
