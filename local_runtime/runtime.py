@@ -414,6 +414,8 @@ class Runtime:
             "callbackUrl": f"http://{ep.public_host}:{ep.ws_port}/@connections",
             "apiUrl": ep.api_base,
             "tokenUrl": f"{ep.api_base}/dev/token",
+            # The tables' and queues' endpoint (AWS_ENDPOINT_URL for boto3), for seeding data.
+            "dataUrl": self.data.url if self.data is not None else "",
             "frontendUrl": f"http://{ep.public_host}:{ep.frontend_port}" if ep.frontend_port else "",
         }
         self.urls = urls

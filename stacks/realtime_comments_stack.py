@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags
 from constructs import Construct
 from realtime_comments_cdk import (
+    IDEMPOTENCY_TABLE_OPTIONS,
     Broadcaster,
     BroadcasterOptions,
     CommentsApi,
@@ -136,7 +138,8 @@ class RealtimeCommentsStack(Stack):
             websocket=self.websocket,
             broadcaster=self.broadcaster,
             notifications=self.notifications,
-            idempotency_table_options=TableOptions(
+            idempotency_table_options=dataclasses.replace(
+                IDEMPOTENCY_TABLE_OPTIONS,
                 # Idempotency records expire within hours: nothing worth retaining or restoring.
                 removal_policy=RemovalPolicy.DESTROY if not config.is_prod else RemovalPolicy.RETAIN,
             ),

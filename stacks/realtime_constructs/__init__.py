@@ -17,7 +17,7 @@ if __name__ != "realtime_comments_cdk":  # one import path per module
 __version__ = "0.2.0"
 
 from .broadcaster import Broadcaster, BroadcasterOptions
-from .comments_api import CommentsApi, CommentsApiOptions
+from .comments_api import IDEMPOTENCY_TABLE_OPTIONS, CommentsApi, CommentsApiOptions
 from .comments_store import CommentsStore
 from .connections_store import ConnectionsStore, TableOptions
 from .identity import HostedSignIn, Identity, OidcIssuer, UserPoolOptions
@@ -27,6 +27,7 @@ from .notifications_store import NotificationsStore
 from .websocket_api import WebSocketApi, WebSocketApiOptions
 
 __all__ = [
+    "IDEMPOTENCY_TABLE_OPTIONS",
     "__version__",
     "Broadcaster",
     "BroadcasterOptions",

@@ -203,7 +203,7 @@ def test_concurrent_invocations_use_several_warm_workers(generic: RuntimeProcess
 
 def test_state_dir_has_endpoints_and_snapshot(generic: RuntimeProcess) -> None:
     endpoints = json.loads((Path(generic.state_dir) / "endpoints.json").read_text())
-    assert set(endpoints) == {"websocketUrl", "callbackUrl", "apiUrl", "tokenUrl", "frontendUrl"}
+    assert set(endpoints) == {"websocketUrl", "callbackUrl", "apiUrl", "tokenUrl", "dataUrl", "frontendUrl"}
 
 
 def test_calls_beyond_the_worker_pool_wait_and_succeed(generic: RuntimeProcess) -> None:

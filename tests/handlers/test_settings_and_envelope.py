@@ -20,6 +20,8 @@ from realtime_comments.settings import (
     DisconnectSettings,
     FanoutOptions,
     FanoutWorkerSettings,
+    NotificationsApiSettings,
+    NotifierSettings,
     ReplySettings,
     SettingsError,
 )
@@ -33,6 +35,8 @@ ALL_SETTINGS = (
     CommentsApiSettings,
     BroadcastSettings,
     FanoutWorkerSettings,
+    NotificationsApiSettings,
+    NotifierSettings,
 )
 
 

@@ -32,3 +32,34 @@ def normalize_template(template: dict) -> dict:
 
 def resources_of(template: dict, type_: str) -> dict:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def manage_connections_resources(template) -> dict[str, list[str]]:
+    """Role logical id -> the ManageConnections resources its policy grants (rendered)."""
+    found: dict[str, list[str]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Action"] != "execute-api:ManageConnections":
+                continue
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for role in policy["Properties"]["Roles"]:
+                found.setdefault(role["Ref"], []).extend(json.dumps(r) for r in resources)
+    return found
+
+
+def websocket_api(stack, connections, comments, stage_name: str = "test"):
+    """A WebSocketApi over the given tables, for constructs that take one."""
+    from realtime_comments_cdk import WebSocketApi, WebSocketApiOptions
+
+    return WebSocketApi(
+        stack,
+        "WebSocket",
+        connections_table=connections,
+        comments_table=comments,
+        jwt_issuer="https://issuer.example.com",
+        jwt_audience="client-123",
+        jwks_url="https://issuer.example.com/.well-known/jwks.json",
+        options=WebSocketApiOptions(stage_name=stage_name),
+    )

@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
+from infra_helpers import manage_connections_resources, websocket_api
 from realtime_comments_cdk import (
     Broadcaster,
     BroadcasterOptions,
@@ -40,19 +41,6 @@ def _tables(stack):
     return (
         ConnectionsStore(stack, "Connections").table,
         CommentsStore(stack, "Comments").table,
-    )
-
-
-def _websocket(stack, connections, comments, stage_name: str = "test") -> WebSocketApi:
-    return WebSocketApi(
-        stack,
-        "WebSocket",
-        connections_table=connections,
-        comments_table=comments,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwks_url=JWKS,
-        options=WebSocketApiOptions(stage_name=stage_name),
     )
 
 
@@ -485,26 +473,11 @@ def test_websocket_grants_manage_connections(websocket):
     assert manage and "/test/POST/@connections/*" in str(manage[0]["Resource"])
 
 
-def _manage_connections_resources(template) -> dict[str, list[str]]:
-    """Role logical id -> the ManageConnections resources its policy grants (rendered)."""
-    found: dict[str, list[str]] = {}
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Action"] != "execute-api:ManageConnections":
-                continue
-            resources = (
-                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            )
-            for role in policy["Properties"]["Roles"]:
-                found.setdefault(role["Ref"], []).extend(json.dumps(r) for r in resources)
-    return found
-
-
 def test_every_function_may_only_post_to_connections(synthesized):
     """No function of any stage may GET (read metadata of) or DELETE (close) a connection:
     the code only sends (POST), so that is the only method granted."""
     for stage in ("dev", "staging", "prod"):
-        granted = _manage_connections_resources(synthesized.templates[stage])
+        granted = manage_connections_resources(synthesized.templates[stage])
         # actions, default, stream broadcaster, fan-out, broadcast, notifier
         assert len(granted) == 6, granted
         for resources in granted.values():
@@ -530,7 +503,7 @@ def test_grant_manage_connections_takes_explicit_methods(bare_stack):
     )
     role = iam.Role(stack, "Closer", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     ws.grant_manage_connections(role, methods=("POST", "DELETE"))
-    resources = _manage_connections_resources(Template.from_stack(stack))
+    resources = manage_connections_resources(Template.from_stack(stack))
     closer = next(v for k, v in resources.items() if k.startswith("Closer"))
     methods = sorted(m for r in closer for m in ("POST", "GET", "DELETE") if f"/test/{m}/@connections/*" in r)
     assert len(closer) == 2 and methods == ["DELETE", "POST"], closer
@@ -563,7 +536,7 @@ def test_websocket_account_logging_role(bare_stack):
 def comments_api(bare_stack):
     stack = bare_stack()
     connections, comments = _tables(stack)
-    websocket = _websocket(stack, connections, comments)
+    websocket = websocket_api(stack, connections, comments)
     broadcaster = Broadcaster(
         stack, "Broadcaster", comments_table=comments, connections_table=connections, websocket=websocket
     )
@@ -696,7 +669,7 @@ def test_comments_api_existing_idempotency_table(bare_stack):
         connections_table=connections,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
-        websocket=_websocket(stack, connections, comments),
+        websocket=websocket_api(stack, connections, comments),
     )
     api = CommentsApi(stack, "Api", existing_idempotency_table=existing, **kwargs)
     assert api.idempotency_table is existing
@@ -721,7 +694,7 @@ def broadcaster(bare_stack):
         "Broadcaster",
         comments_table=comments,
         connections_table=connections,
-        websocket=_websocket(stack, connections, comments),
+        websocket=websocket_api(stack, connections, comments),
         options=BroadcasterOptions(retry_attempts=3, max_record_age=Duration.minutes(30)),
     )
     return stack, b, Template.from_stack(stack)
@@ -794,7 +767,7 @@ def test_broadcaster_fanout(broadcaster):
         },
     )
     t.has_resource_properties("AWS::Lambda::Function", {"Handler": "handlers.fanout_worker.handler"})
-    granted = _manage_connections_resources(t)
+    granted = manage_connections_resources(t)
     for fn in (b.stream_function, b.fanout_function):
         role_id = Stack.of(fn).resolve(fn.role.node.default_child.logical_id)
         assert granted[role_id] and all("/test/POST/@connections/*" in r for r in granted[role_id])
@@ -810,7 +783,7 @@ def test_broadcaster_existing_queues(bare_stack):
         "Broadcaster",
         comments_table=comments,
         connections_table=connections,
-        websocket=_websocket(stack, connections, comments),
+        websocket=websocket_api(stack, connections, comments),
         existing_fanout_queue=queue,
         existing_stream_dlq=dlq,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk.assertions import Match, Template
+from infra_helpers import manage_connections_resources, websocket_api
 from realtime_comments_cdk import (
     Broadcaster,
     CommentsApi,
@@ -67,14 +68,13 @@ def wired(bare_stack):
     connections = ConnectionsStore(stack, "Connections").table
     comments = CommentsStore(stack, "Comments").table
     notifications = NotificationsStore(stack, "Notifications", retention=Duration.days(10))
-    granted = []
+    websocket = websocket_api(stack, connections, comments)
     broadcaster = Broadcaster(
         stack,
         "Broadcaster",
         comments_table=comments,
         connections_table=connections,
-        websocket_callback_url="https://abc.execute-api.eu-west-1.amazonaws.com/test",
-        grant_manage_connections=granted.append,
+        websocket=websocket,
         notifications=notifications,
     )
     api = CommentsApi(
@@ -84,15 +84,20 @@ def wired(bare_stack):
         connections_table=connections,
         jwt_issuer="https://issuer.example.com",
         jwt_audience="client",
-        websocket_callback_url="https://abc.execute-api.eu-west-1.amazonaws.com/test",
+        websocket=websocket,
         notifications=notifications,
     )
-    return stack, broadcaster, api, granted, Template.from_stack(stack)
+    template = Template.from_stack(stack)
+    granted = manage_connections_resources(template)
+    return stack, broadcaster, api, granted, template
 
 
 def test_notifier_consumes_the_comments_stream_filtered_to_new_replies(wired):
     _, broadcaster, _, granted, t = wired
-    assert broadcaster.notify_function is not None and broadcaster.notify_function in granted
+    assert broadcaster.notify_function is not None
+    notifier = broadcaster.notify_function
+    role_id = Stack.of(notifier).resolve(notifier.role.node.default_child.logical_id)
+    assert granted[role_id] and all("/test/POST/@connections/*" in r for r in granted[role_id])
     mappings = [
         m["Properties"]
         for m in t.find_resources("AWS::Lambda::EventSourceMapping").values()
@@ -152,6 +157,7 @@ def test_notification_routes_need_the_jwt(wired):
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in t.find_resources("AWS::ApiGatewayV2::Route").values()
+        if " /" in r["Properties"]["RouteKey"]  # the HTTP API's, not the WebSocketApi's
     }
     for key in ("GET /api/v1/notifications", "POST /api/v1/notifications/read"):
         assert routes[key]["AuthorizationType"] == "JWT", key
@@ -166,7 +172,7 @@ def test_without_notifications_nothing_is_added(bare_stack):
         "B",
         comments_table=comments,
         connections_table=connections,
-        websocket_callback_url="https://x/y",
+        websocket=websocket_api(stack, connections, comments),
     )
     assert b.notify_function is None and b.notify_event_source is None
     assert "notifier" not in json.dumps(Template.from_stack(stack).to_json())

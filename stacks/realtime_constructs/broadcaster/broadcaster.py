@@ -18,6 +18,7 @@ from realtime_comments.settings import (
 )
 
 from .. import _access as access
+from .._nag import acknowledge, acknowledge_function_wildcards
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
 from ..websocket_api import WebSocketApi
@@ -229,6 +230,9 @@ class Broadcaster(Construct):
         for fn in senders:
             connections_table.grant(fn, *access.CONNECTION_CLEANUP)
             websocket.grant_manage_connections(fn)
+        acknowledge_function_wildcards(self, senders)
+        if existing_stream_dlq is None:
+            acknowledge(self.stream_dlq, "SQS3", "SQS3")
 
     def attach_fanout(self, fn: lambda_.Function) -> None:
         """Let ``fn`` use the fan-out path: ``FANOUT_QUEUE_URL`` and its limits in its environment

@@ -4,6 +4,7 @@ from .comments_api import (
     COMMENT_PATH,
     COMMENTS_PATH,
     CONNECTIONS_PATH,
+    IDEMPOTENCY_TABLE_OPTIONS,
     CommentsApi,
     CommentsApiOptions,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "COMMENTS_PATH",
     "COMMENT_PATH",
     "CONNECTIONS_PATH",
+    "IDEMPOTENCY_TABLE_OPTIONS",
     "CommentsApi",
     "CommentsApiOptions",
     "TableOptions",

@@ -22,11 +22,15 @@ from realtime_comments.settings import (
 
 from .. import _access as access
 from .._access_logs import HTTP_LOG_FIELDS, AccessLogSettings
+from .._nag import acknowledge, acknowledge_function_wildcards
 from .._tables import TableOptions
 from ..broadcaster import Broadcaster
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
 from ..websocket_api import WebSocketApi
+
+# Idempotency records expire within hours: nothing worth restoring, so no point-in-time recovery.
+IDEMPOTENCY_TABLE_OPTIONS = TableOptions(point_in_time_recovery=False)
 
 COMMENTS_PATH = "/api/v1/posts/{postId}/comments"
 COMMENT_PATH = "/api/v1/posts/{postId}/comments/{commentId}"
@@ -76,7 +80,9 @@ class CommentsApi(Construct):
     :param broadcaster: optional ``Broadcaster`` whose fan-out queue takes the endpoint's large
         audiences; without it the endpoint always sends inline.
     :param existing_idempotency_table / idempotency_table_options: bring the Powertools idempotency
-        table (partition key ``id``, TTL ``expiration``) or build one; not both.
+        table (partition key ``id``, TTL ``expiration``) or build one; not both. The built table
+        defaults to ``IDEMPOTENCY_TABLE_OPTIONS`` (point-in-time recovery off, acknowledged as
+        ``AwsSolutions-DDB3``: its records expire within hours).
     :param notifications: optional ``NotificationsStore``: adds ``GET /api/v1/notifications`` and
         ``POST /api/v1/notifications/read`` (JWT) on ``notifications_function``
         (``handlers.notifications_api.handler``), which reads and marks only the caller's partition.
@@ -118,13 +124,16 @@ class CommentsApi(Construct):
         if existing_idempotency_table is not None:
             self.idempotency_table = existing_idempotency_table
         else:
+            table_options = idempotency_table_options or IDEMPOTENCY_TABLE_OPTIONS
             self.idempotency_table = dynamodb.Table(
                 self,
                 "IdempotencyTable",
                 partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
                 time_to_live_attribute="expiration",
-                **(idempotency_table_options or TableOptions()).table_kwargs(),
+                **table_options.table_kwargs(),
             )
+            if not table_options.point_in_time_recovery:
+                acknowledge(self.idempotency_table, "DDB3", "DDB3[idempotency]")
 
         self.comments_function = ServiceFunction(
             self,
@@ -194,7 +203,7 @@ class CommentsApi(Construct):
             integration=comments_integration,
             authorizer=self.jwt_authorizer,
         )
-        self.http_api.add_routes(
+        public_reads = self.http_api.add_routes(
             path=COMMENTS_PATH, methods=[apigwv2.HttpMethod.GET], integration=comments_integration
         )
         self.http_api.add_routes(
@@ -203,9 +212,11 @@ class CommentsApi(Construct):
             integration=comments_integration,
             authorizer=self.jwt_authorizer,
         )
-        self.http_api.add_routes(
+        public_reads += self.http_api.add_routes(
             path=CONNECTIONS_PATH, methods=[apigwv2.HttpMethod.GET], integration=comments_integration
         )
+        for route in public_reads:
+            acknowledge(route, "APIG4", "APIG4[public-read]")
         (self.broadcast_route,) = self.http_api.add_routes(
             path=BROADCAST_PATH,
             methods=[apigwv2.HttpMethod.POST],
@@ -263,6 +274,9 @@ class CommentsApi(Construct):
         )
         self.url = self.stage.url  # https://{apiId}.execute-api.{region}.{urlSuffix}/
         self.broadcast_endpoint_url = f"{self.url}{BROADCAST_PATH.lstrip('/')}"
+        acknowledge_function_wildcards(
+            self, [self.comments_function, self.broadcast_function, self.notifications_function]
+        )
 
     def grant_invoke_broadcast(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call ``POST /api/v1/broadcast`` (``execute-api:Invoke``)."""

@@ -6,6 +6,8 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from .._nag import acknowledge
+
 
 @dataclass(frozen=True)
 class OidcIssuer:
@@ -158,6 +160,13 @@ class Identity(Construct):
         self.jwks_url = f"{self.issuer}/.well-known/jwks.json"
 
     def _build_user_pool(self, opts: UserPoolOptions) -> cognito.UserPool:
+        pool = self._user_pool(opts)
+        if opts.mfa != cognito.Mfa.REQUIRED:
+            acknowledge(pool, "COG2", "COG2")
+        acknowledge(pool, "COG8", "COG8")
+        return pool
+
+    def _user_pool(self, opts: UserPoolOptions) -> cognito.UserPool:
         return cognito.UserPool(
             self,
             "UserPool",

@@ -23,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .._nag import acknowledge_function_wildcards
 from .bundling import LayerPlatform, PipLayerBundling, requirements_hash
 
 _POWERTOOLS_LAYER = "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-"
@@ -291,6 +292,8 @@ class ServiceFunction(Construct):
             description=description,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if defaults.snap_start else None,
         )
+        # Active tracing needs xray:Put* on "*" (no resource-level permissions).
+        acknowledge_function_wildcards(self, [self.function], kinds=frozenset({"IAM5[xray]"}))
         self.alias: lambda_.Alias | None = None
         if defaults.snap_start:
             Annotations.of(self.function).acknowledge_warning(

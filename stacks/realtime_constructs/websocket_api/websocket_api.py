@@ -24,6 +24,7 @@ from realtime_comments.settings import (
 
 from .. import _access as access
 from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
+from .._nag import acknowledge, acknowledge_function_wildcards
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 
 ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "typing", "ping")
@@ -240,11 +241,33 @@ class WebSocketApi(Construct):
         # Every function that replies to clients sends (POST) through the @connections API.
         for fn in (self.actions_function, self.default_function):
             self.grant_manage_connections(fn)
+        self._acknowledge_findings()
         connections_table.grant(self.connect_function, *access.CONNECTION_PUT)
         connections_table.grant(self.disconnect_function, *access.CONNECTION_CLEANUP)
         connections_table.grant(self.actions_function, *access.SUBSCRIPTIONS, *access.CONNECTION_CLEANUP)
         connections_table.grant(self.default_function, *access.CONNECTION_CLEANUP)
         comments_table.grant(self.actions_function, *access.COMMENTS_READ)
+
+    def _acknowledge_findings(self) -> None:
+        routes = {"$disconnect", "$default", *ACTION_ROUTES}
+        for route in routes:
+            acknowledge(self.api.node.find_child(f"{route}-Route"), "APIG4", "APIG4[ws]")
+        if self.account_logging_role is not None:
+            acknowledge(
+                self.account_logging_role,
+                "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                "IAM4[apigw-logs]",
+            )
+        acknowledge_function_wildcards(
+            self,
+            [
+                self.authorizer_function,
+                self.connect_function,
+                self.disconnect_function,
+                self.actions_function,
+                self.default_function,
+            ],
+        )
 
     def grant_manage_connections(
         self, grantee: iam.IGrantable, methods: Sequence[str] = ("POST",)
