@@ -238,12 +238,13 @@ def run(
 
         from handlers import fanout_worker, ws_actions, ws_connect
         from realtime_comments import aws_clients
-        from realtime_comments.settings import Settings
+        from realtime_comments.settings import ActionsSettings
 
         from benchmarks.events import connect_event, sqs_record, ws_event
 
         meter = DynamoMeter(
-            aws_clients.dynamodb(Settings.from_env()), {"postId": "byPost", "connectedUserId": "byUser"}
+            aws_clients.dynamodb(ActionsSettings.from_env().region),
+            {"postId": "byPost", "connectedUserId": "byUser"},
         )
         flushes: list[tuple[float, int, int]] = []  # (time, viewers, recipients)
         stop = threading.Event()
@@ -418,16 +419,16 @@ def run(
 
 def aws_clients_dynamodb() -> Any:
     from realtime_comments import aws_clients
-    from realtime_comments.settings import Settings
+    from realtime_comments.settings import ActionsSettings
 
-    return aws_clients.dynamodb(Settings.from_env())
+    return aws_clients.dynamodb(ActionsSettings.from_env().region)
 
 
 def ws_actions_viewers(meter_client: Any = None) -> int:
     from realtime_comments.dependencies import presence_counter
-    from realtime_comments.settings import Settings
+    from realtime_comments.settings import ActionsSettings
 
-    return presence_counter(Settings.from_env()).viewers(POST)
+    return presence_counter(ActionsSettings.from_env()).viewers(POST)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,13 @@ from realtime_comments import aws_clients
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.delivery import Fanout, fan_out
-from realtime_comments.dependencies import Replies, connections_repository, fanout, once_per_container, replies
+from realtime_comments.dependencies import (
+    Replies,
+    connections_repository,
+    fanout,
+    once_per_container,
+    replies,
+)
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import ActionsSettings
 from realtime_comments.websocket.actions import ActionContext, error_message, run_action

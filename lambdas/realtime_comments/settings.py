@@ -127,7 +127,8 @@ class FunctionSettings:
         """The environment variables a construct sets (values may be CDK tokens)."""
         env: dict[str, str] = {}
         for item in dataclasses.fields(self):
-            if item.metadata.get("runtime") or (item.metadata.get("attached") and not self.writes_fanout_path):
+            attached_elsewhere = item.metadata.get("attached") and not self.writes_fanout_path
+            if item.metadata.get("runtime") or attached_elsewhere:
                 continue
             value = getattr(self, item.name)
             if isinstance(value, FanoutOptions):

@@ -43,7 +43,7 @@ def deliver(message: str, connection_ids: list[str], *, client: Any = None, **op
         connection_ids,
         transport=transport,
         on_gone=connections_repository().delete_connection,
-        send_concurrency=settings.send_concurrency,
+        send_concurrency=settings.fanout.send_concurrency,
         **options,
     )
 

@@ -11,7 +11,7 @@ import pytest
 from events import sqs_event, ws_event
 from handlers import fanout_worker, ws_actions, ws_connect, ws_disconnect
 from realtime_comments.dependencies import presence_counter
-from realtime_comments.settings import Settings
+from realtime_comments.settings import ActionsSettings
 
 
 @pytest.fixture
@@ -67,14 +67,14 @@ def test_subscribed_counts_distinct_users(connections_sink, queue):
     assert subscribed(connections_sink, "a1") == [{"postId": "p", "viewers": 1}]
     assert subscribed(connections_sink, "a2") == [{"postId": "p", "viewers": 1}]
     assert subscribed(connections_sink, "b1") == [{"postId": "p", "viewers": 2}] * 2
-    assert presence_counter(Settings.from_env()).viewers("p") == 2
+    assert presence_counter(ActionsSettings.from_env()).viewers("p") == 2
 
 
 def test_unsubscribe_and_disconnect_take_users_off_once(connections_sink, queue, tables):
     for connection_id, user in (("a1", "alice"), ("a2", "alice"), ("b1", "bob")):
         connect(connection_id, user)
         act(connection_id, user, {"action": "subscribe", "postId": "p"})
-    counter = presence_counter(Settings.from_env())
+    counter = presence_counter(ActionsSettings.from_env())
     act("a1", "alice", {"action": "unsubscribe", "postId": "p"})
     assert counter.viewers("p") == 2  # alice still has a2
     act("a1", "alice", {"action": "unsubscribe", "postId": "p"})  # not subscribed any more
@@ -89,7 +89,7 @@ def test_a_gone_connection_found_by_a_send_leaves_the_count(connections_sink, qu
         connect(connection_id, user)
         act(connection_id, user, {"action": "subscribe", "postId": "p"})
     connections_sink.gone.add("b1")
-    counter = presence_counter(Settings.from_env())
+    counter = presence_counter(ActionsSettings.from_env())
     assert counter.viewers("p") == 2
     act("a1", "alice", {"action": "typing", "postId": "p"})  # the relay to b1 finds it gone
     assert counter.viewers("p") == 1
@@ -125,7 +125,7 @@ def test_a_flush_within_the_second_is_asked_again_later(connections_sink, queue,
     connect("a1", "alice")
     act("a1", "alice", {"action": "subscribe", "postId": "p"})
     drain(sqs_client, queue)
-    counter = presence_counter(Settings.from_env())
+    counter = presence_counter(ActionsSettings.from_env())
     assert counter.flush("p") is None  # under a second since the last message
     fanout_worker.handler(sqs_event(json.dumps({"presenceFlush": {"postId": "p"}})), None)
     assert len(presence_messages(connections_sink, "a1")) == 1  # nothing sent now...

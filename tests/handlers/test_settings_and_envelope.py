@@ -158,10 +158,10 @@ def test_snapstart_restore_hook_is_registered_and_drops_cached_clients(tmp_path)
         "import snapshot_restore_py as s\n"
         "from realtime_comments import aws_clients\n"
         "assert s.hooks == [aws_clients.after_snapshot_restore], s.hooks\n"
-        "before = aws_clients.connections_transport(endpoint_url='http://127.0.0.1:9/x')\n"
-        "assert aws_clients.connections_transport(endpoint_url='http://127.0.0.1:9/x') is before\n"
+        "before = aws_clients.connections_transport('http://127.0.0.1:9/x', 'us-east-1')\n"
+        "assert aws_clients.connections_transport('http://127.0.0.1:9/x', 'us-east-1') is before\n"
         "s.hooks[0]()\n"
-        "assert aws_clients.connections_transport(endpoint_url='http://127.0.0.1:9/x') is not before\n"
+        "assert aws_clients.connections_transport('http://127.0.0.1:9/x', 'us-east-1') is not before\n"
         "print('ok')\n"
     )
     env = {
