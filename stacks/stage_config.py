@@ -29,6 +29,9 @@ STAGES: tuple[str, ...] = ("dev", "staging", "prod")
 CONTEXT_KEY = "realtime-comments"
 
 LOCAL_ORIGINS: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+# The principal the local runtime reports for SigV4 requests (account 000000000000, which no real
+# account has, so in the cloud it admits nobody).
+LOCAL_RUNTIME_PRINCIPAL = "arn:aws:iam::000000000000:user/local"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,24 @@ MEASURED_MEMORY_SIZES: dict[str, int] = {
 
 
 @dataclass(frozen=True)
+class AbuseLimits:
+    """Per-user and per-connection limits (docs/security.md, "Limits"); the same in every stage
+    unless a stage overrides them (context key ``limits``)."""
+
+    subscriptions_per_connection: int = 50
+    connections_per_user: int = 10
+    comment_writes_per_second: int = 5  # POST, PATCH and DELETE together, per user
+    comment_write_burst: int = 20
+    action_frames_per_second: int = 10  # per connection, actions and $default together
+    action_frame_burst: int = 20
+
+    def __post_init__(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"limits.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything that differs between stages. Constructs never read this: the stack maps it
     onto construct props."""
@@ -93,6 +114,10 @@ class StageConfig:
     notification_ttl_days: int = 30
     alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     fanout: FanoutSettings = field(default_factory=FanoutSettings)
+    limits: AbuseLimits = field(default_factory=AbuseLimits)
+    # IAM role or user ARNs allowed to call the broadcast endpoint (context: broadcastPrincipals).
+    # Empty: nobody may broadcast until the deployer lists their services' roles.
+    broadcast_principals: tuple[str, ...] = ()
     log_level: str = "INFO"
     lambda_memory_mb: int = 256  # functions not in lambda_memory_sizes
     lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))
@@ -151,6 +176,7 @@ _BASE: dict[str, StageConfig] = {
         websocket_throttle=Throttle(rate_limit=50, burst_limit=100),
         http_throttle=Throttle(rate_limit=50, burst_limit=100),
         allowed_origins=LOCAL_ORIGINS,
+        broadcast_principals=(LOCAL_RUNTIME_PRINCIPAL,),
         log_level="DEBUG",
     ),
     "staging": StageConfig(
@@ -223,7 +249,9 @@ def _coerce(base: StageConfig, key: str, value: Any) -> Any:
         return {**dict(base.lambda_memory_sizes), **{str(k): int(v) for k, v in dict(value).items()}}
     if key == "fanout":
         return dataclasses.replace(base.fanout, **{_snake(k): v for k, v in dict(value).items()})
-    if key == "allowed_origins":
+    if key == "limits":
+        return dataclasses.replace(base.limits, **{_snake(k): v for k, v in dict(value).items()})
+    if key in ("allowed_origins", "broadcast_principals"):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(value)

@@ -8,6 +8,7 @@ cold start rows).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -23,6 +24,13 @@ from realtime_comments.api.request import caller_id, header, parse_body, query_i
 from realtime_comments.comments import service
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.limits import (
+    RateLimit,
+    RateLimited,
+    RateLimiter,
+    comment_write_key,
+    retry_after_header,
+)
 from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
 from realtime_comments.settings import Settings
 from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_post_id
@@ -37,6 +45,17 @@ COMMENT_PATH = "/api/v1/posts/<postId>/comments/<commentId>"
 def _comments() -> CommentsRepository:
     settings = Settings.from_env()
     return CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings))
+
+
+def _admit_write(user_id: str) -> None:
+    """The caller's comment-write rate (POST, PATCH and DELETE together); raises RateLimited."""
+    settings = Settings.from_env()
+    RateLimiter(
+        aws_clients.dynamodb(settings),
+        settings.connections_table_name,
+        RateLimit(per_second=settings.comment_write_rate, burst=settings.comment_write_burst),
+        expiry_attribute="expiresAt",
+    ).admit(comment_write_key(user_id))
 
 
 def _post_id(value: str) -> str:
@@ -63,7 +82,9 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _create_once(post_id: str, user_id: str, content: str, parent_id: str | None, key: str) -> dict[str, Any]:
+def _create_once(
+    post_id: str, user_id: str, content: str, parent_id: str | None, key: str, admit: service.Admit
+) -> dict[str, Any]:
     """Create through the idempotency utility (imported on the first request with a key)."""
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -75,7 +96,7 @@ def _create_once(post_id: str, user_id: str, content: str, parent_id: str | None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         idempotency.CONFIG.register_lambda_context(context)
     try:
-        return idempotency.create_comment_once(post_id, user_id, content, parent_id, key)
+        return idempotency.create_comment_once(post_id, user_id, content, parent_id, key, admit)
     except IdempotencyValidationError as exc:
         raise ApiError(
             422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with a different content"
@@ -95,10 +116,13 @@ def create(postId: str) -> Response:  # noqa: N803 - the path parameter's name i
     body = parse_body(app.current_event, NewComment)
     parent_id = service.parent_id_of(body.parentId)
     key = _idempotency_key()
+    admit = functools.partial(_admit_write, user_id)
     if key is None:
-        comment = service.create_comment(_comments(), post_id, user_id, body.content, parent_id).to_api()
+        comment = service.create_comment(
+            _comments(), post_id, user_id, body.content, parent_id, admit=admit
+        ).to_api()
     else:
-        comment = _create_once(post_id, user_id, body.content, parent_id, key)
+        comment = _create_once(post_id, user_id, body.content, parent_id, key, admit)
     metrics.add_metric(name="CommentsCreated", unit=MetricUnit.Count, value=1)
     return json_response(201, comment)
 
@@ -131,7 +155,8 @@ def update(postId: str, commentId: str) -> Response:  # noqa: N803
     from realtime_comments.comments.requests import CommentContent
 
     content = parse_body(app.current_event, CommentContent).content
-    comment = service.update_comment(_comments(), post_id, comment_id, user_id, content)
+    admit = functools.partial(_admit_write, user_id)
+    comment = service.update_comment(_comments(), post_id, comment_id, user_id, content, admit)
     return json_response(200, comment.to_api())
 
 
@@ -139,7 +164,8 @@ def update(postId: str, commentId: str) -> Response:  # noqa: N803
 def delete(postId: str, commentId: str) -> Response:  # noqa: N803
     user_id = caller_id(app.current_event)
     post_id = _post_id(postId)
-    service.delete_comment(_comments(), post_id, _comment_id(commentId), user_id)
+    admit = functools.partial(_admit_write, user_id)
+    service.delete_comment(_comments(), post_id, _comment_id(commentId), user_id, admit)
     return Response(status_code=204, content_type="application/json", body="")
 
 
@@ -170,6 +196,15 @@ def _invalid_parent(error: service.InvalidParent) -> Response:
 @app.exception_handler(service.NotCommentAuthor)
 def _forbidden(error: service.NotCommentAuthor) -> Response:
     return error_response(403, "FORBIDDEN", "only the author may change or delete this comment")
+
+
+@app.exception_handler(RateLimited)
+def _rate_limited(error: RateLimited) -> Response:
+    response = error_response(
+        429, "RATE_LIMITED", "too many comment writes; retry after the Retry-After delay"
+    )
+    response.headers["Retry-After"] = retry_after_header(error.retry_after)
+    return response
 
 
 register_error_handlers(app, logger)

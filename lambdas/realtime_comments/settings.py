@@ -11,6 +11,14 @@ from dataclasses import dataclass
 DEFAULT_SEND_CONCURRENCY = 128
 DEFAULT_NOTIFICATION_TTL_SECONDS = 30 * 86400
 
+# Abuse limits (docs/security.md, "Limits"): the defaults of every stage.
+DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 50
+DEFAULT_MAX_CONNECTIONS_PER_USER = 10
+DEFAULT_COMMENT_WRITE_RATE = 5
+DEFAULT_COMMENT_WRITE_BURST = 20
+DEFAULT_ACTION_RATE = 10
+DEFAULT_ACTION_BURST = 20
+
 
 def _int_env(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name, "").strip()
@@ -48,6 +56,15 @@ class Settings:
     fanout_batch_size: int = 1000
     send_concurrency: int = DEFAULT_SEND_CONCURRENCY
     region: str = "us-east-1"
+    max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
+    max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
+    comment_write_rate: int = DEFAULT_COMMENT_WRITE_RATE
+    comment_write_burst: int = DEFAULT_COMMENT_WRITE_BURST
+    action_rate: int = DEFAULT_ACTION_RATE
+    action_burst: int = DEFAULT_ACTION_BURST
+    # The broadcast endpoint: who may call it (IAM role or user ARNs) and what they may send.
+    broadcast_principals: tuple[str, ...] = ()
+    broadcast_message_types: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,6 +99,18 @@ class Settings:
             fanout_batch_size=_int_env("FANOUT_BATCH_SIZE", 1000, minimum=1),
             send_concurrency=_int_env("SEND_CONCURRENCY", DEFAULT_SEND_CONCURRENCY, minimum=1),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            max_subscriptions_per_connection=_int_env(
+                "MAX_SUBSCRIPTIONS_PER_CONNECTION", DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, minimum=1
+            ),
+            max_connections_per_user=_int_env(
+                "MAX_CONNECTIONS_PER_USER", DEFAULT_MAX_CONNECTIONS_PER_USER, minimum=1
+            ),
+            comment_write_rate=_int_env("COMMENT_WRITE_RATE", DEFAULT_COMMENT_WRITE_RATE, minimum=1),
+            comment_write_burst=_int_env("COMMENT_WRITE_BURST", DEFAULT_COMMENT_WRITE_BURST, minimum=1),
+            action_rate=_int_env("ACTION_RATE", DEFAULT_ACTION_RATE, minimum=1),
+            action_burst=_int_env("ACTION_BURST", DEFAULT_ACTION_BURST, minimum=1),
+            broadcast_principals=_csv_env("BROADCAST_PRINCIPALS"),
+            broadcast_message_types=_csv_env("BROADCAST_MESSAGE_TYPES"),
         )
 
 

@@ -46,27 +46,40 @@ EXPECTED_ENV = {
         "CONNECTIONS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
         "CONNECTION_TTL_SECONDS",
+        "MAX_CONNECTIONS_PER_USER",
     },
     "handlers.ws_disconnect.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL", *FANOUT},
     "handlers.ws_actions.handler": {
         "CONNECTIONS_TABLE_NAME",
         "COMMENTS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
-        "CONNECTION_TTL_SECONDS",
         "COMMENTS_PAGE_SIZE",
+        "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        "ACTION_RATE",
+        "ACTION_BURST",
         *FANOUT,
     },
-    "handlers.ws_default.handler": {"CONNECTIONS_TABLE_NAME", "WEBSOCKET_CALLBACK_URL", *FANOUT},
+    "handlers.ws_default.handler": {
+        "CONNECTIONS_TABLE_NAME",
+        "WEBSOCKET_CALLBACK_URL",
+        "ACTION_RATE",
+        "ACTION_BURST",
+        *FANOUT,
+    },
     "handlers.comments_api.handler": {
         "CONNECTIONS_TABLE_NAME",
         "COMMENTS_TABLE_NAME",
         "IDEMPOTENCY_TABLE_NAME",
         "COMMENTS_PAGE_SIZE",
+        "COMMENT_WRITE_RATE",
+        "COMMENT_WRITE_BURST",
     },
     "handlers.broadcast_endpoint.handler": {
         "CONNECTIONS_TABLE_NAME",
         "WEBSOCKET_CALLBACK_URL",
         "SEND_CONCURRENCY",
+        "BROADCAST_PRINCIPALS",
+        "BROADCAST_MESSAGE_TYPES",
         *FANOUT,
     },
     "handlers.stream_broadcaster.handler": {
@@ -215,6 +228,13 @@ def test_stage_values_reach_functions(synthesized):
     )
     assert dev["handlers.ws_connect.handler"]["CONNECTION_TTL_SECONDS"] == "86400"
     assert dev["handlers.ws_actions.handler"]["COMMENTS_PAGE_SIZE"] == "50"
+    # The abuse limits' defaults (docs/security.md) apply to dev, and so to the local runtime.
+    assert dev["handlers.ws_actions.handler"]["MAX_SUBSCRIPTIONS_PER_CONNECTION"] == "50"
+    assert dev["handlers.ws_connect.handler"]["MAX_CONNECTIONS_PER_USER"] == "10"
+    assert dev["handlers.comments_api.handler"]["COMMENT_WRITE_RATE"] == "5"
+    assert dev["handlers.comments_api.handler"]["COMMENT_WRITE_BURST"] == "20"
+    for frames in ("handlers.ws_actions.handler", "handlers.ws_default.handler"):
+        assert (dev[frames]["ACTION_RATE"], dev[frames]["ACTION_BURST"]) == ("10", "20")
     assert dev["handlers.stream_broadcaster.handler"]["FANOUT_INLINE_LIMIT"] == "2000"
     assert dev["handlers.authorizer.handler"]["JWT_ISSUER"] == {"Fn::GetAtt": ["UserPool", "ProviderURL"]}
     assert dev["handlers.ws_actions.handler"]["CONNECTIONS_TABLE_NAME"] == {"Ref": "ConnectionsTable"}

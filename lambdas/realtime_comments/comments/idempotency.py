@@ -5,6 +5,9 @@ Powertools idempotency with a DynamoDB persistence layer (IDEMPOTENCY_TABLE_NAME
 share a key; the stripped content and the parentId are the validated payload, so reusing a key
 for a different comment is refused (IdempotencyValidationError) rather than silently answered
 with the old one.
+
+A retry of a request that already succeeded is answered from its record before `admit` (the
+caller's rate limit) runs, so replays never count against the limit.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 from realtime_comments import aws_clients
 from realtime_comments.comments.repository import CommentsRepository
-from realtime_comments.comments.service import create_comment
+from realtime_comments.comments.service import Admit, create_comment
 from realtime_comments.settings import Settings
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -42,21 +47,40 @@ def _create(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _idempotent_create(table_name: str, region: str) -> Callable[..., dict[str, Any]]:
-    persistence = DynamoDBPersistenceLayer(
+def _persistence(table_name: str, region: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
         table_name=table_name, boto3_client=aws_clients.dynamodb(Settings.from_env())
     )
-    return idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=CONFIG)(
-        _create
-    )
+
+
+@functools.cache
+def _idempotent_create(table_name: str, region: str) -> Callable[..., dict[str, Any]]:
+    return idempotent_function(
+        data_keyword_argument="request", persistence_store=_persistence(table_name, region), config=CONFIG
+    )(_create)
+
+
+def _completed(persistence: DynamoDBPersistenceLayer, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored response of a request that already succeeded under this key, else None.
+    (Raises IdempotencyValidationError when the key was used for another comment.)"""
+    # The same function name as idempotent_function gives it, so the record key is the same.
+    persistence.configure(CONFIG, function_name=f"{_create.__module__}.{_create.__qualname__}")
+    try:
+        record = persistence.get_record(data=request)
+    except IdempotencyItemNotFoundError:
+        return None
+    if record is None or record.status != STATUS_CONSTANTS["COMPLETED"]:
+        return None
+    return record.response_json_as_dict()
 
 
 def create_comment_once(
-    post_id: str, user_id: str, content: str, parent_id: str | None, idempotency_key: str
+    post_id: str, user_id: str, content: str, parent_id: str | None, idempotency_key: str, admit: Admit
 ) -> dict[str, Any]:
-    """Create the comment, or return the one created earlier under the same key (as the API dict)."""
+    """Create the comment, or return the one created earlier under the same key (as the API dict).
+    `admit` runs only before a real write and may raise to refuse it (the rate limit); a replay
+    is answered before it runs."""
     settings = Settings.from_env()
-    create = _idempotent_create(settings.idempotency_table_name, settings.region)
     request = {
         "userId": user_id,
         "postId": post_id,
@@ -64,4 +88,10 @@ def create_comment_once(
         "content": content,
         "parentId": parent_id,
     }
+    replay = _completed(_persistence(settings.idempotency_table_name, settings.region), request)
+    if replay is not None:
+        return replay
+    # Before the in-progress record is written: a refused request writes nothing at all.
+    admit()
+    create = _idempotent_create(settings.idempotency_table_name, settings.region)
     return create(request=request)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from .. import _access as access
 from .._access_logs import HTTP_LOG_FIELDS, AccessLogSettings
+from .._origins import check_allowed_origins
 from .._tables import TableOptions
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
@@ -26,13 +28,21 @@ CONNECTIONS_PATH = "/api/v1/websocket/connections"
 BROADCAST_PATH = "/api/v1/broadcast"
 NOTIFICATIONS_PATH = "/api/v1/notifications"
 NOTIFICATIONS_READ_PATH = "/api/v1/notifications/read"
+# What the broadcast endpoint can send at all (the reference design's WebSocketService methods).
+BROADCAST_MESSAGE_TYPES: tuple[str, ...] = (
+    "comment.created",
+    "comment.updated",
+    "comment.deleted",
+    "comments.list",
+    "test",
+)
+_PRINCIPAL_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:(role|user)/(?:[^/*]+/)*[^/*]+")
 
 
 @dataclass(frozen=True)
 class CommentsApiOptions:
     """Tuning of ``CommentsApi``.
 
-    :param allowed_origins: CORS ``Access-Control-Allow-Origin`` values; default ``("*",)``.
     :param throttle_rate_limit: ``$default`` stage requests per second, default 100.
     :param throttle_burst_limit: default 200.
     :param comments_page_size: ``COMMENTS_PAGE_SIZE`` (default and maximum GET page), default 50.
@@ -40,9 +50,14 @@ class CommentsApiOptions:
     :param access_log_removal_policy: default ``DESTROY``.
     :param fanout_inline_limit / fanout_batch_size / send_concurrency: broadcast endpoint fan-out.
     :param api_name: default generated.
+    :param broadcast_message_types: the message types callers of the broadcast endpoint may send
+        (``BROADCAST_MESSAGE_TYPES``), a subset of ``comment.created``, ``comment.updated``,
+        ``comment.deleted``, ``comments.list`` and ``test``; default all five.
+    :param comment_write_rate_limit / comment_write_burst_limit: ``COMMENT_WRITE_RATE`` /
+        ``COMMENT_WRITE_BURST``, comment writes (POST, PATCH, DELETE together) per user per second
+        and burst, default 5 / 20; beyond that ``429 RATE_LIMITED`` with ``Retry-After``.
     """
 
-    allowed_origins: Sequence[str] = ("*",)
     throttle_rate_limit: float = 100
     throttle_burst_limit: int = 200
     comments_page_size: int = 50
@@ -52,6 +67,9 @@ class CommentsApiOptions:
     fanout_batch_size: int = 1000
     send_concurrency: int = 128
     api_name: str | None = None
+    comment_write_rate_limit: int = 5
+    comment_write_burst_limit: int = 20
+    broadcast_message_types: Sequence[str] = BROADCAST_MESSAGE_TYPES
 
 
 class CommentsApi(Construct):
@@ -60,13 +78,19 @@ class CommentsApi(Construct):
 
     Routes: ``POST``/``PATCH``/``DELETE`` behind an ``HttpJwtAuthorizer`` (issuer + audience),
     public ``GET`` reads, ``POST /api/v1/broadcast`` behind ``AWS_IAM``. CORS from
-    ``options.allowed_origins``. The ``$default`` stage has throttling and JSON access logs.
+    ``allowed_origins``. The ``$default`` stage has throttling and JSON access logs.
 
     :param comments_table / connections_table: the stores' tables.
     :param jwt_issuer / jwt_audience: the JWT authorizer's issuer and audience (see ``Identity``).
     :param send_connections_grant: callable granting ``ManageConnections`` (e.g.
         ``WebSocketApi.grant_manage_connections``) to the broadcast endpoint.
+    :param allowed_origins: required. The CORS ``Access-Control-Allow-Origin`` values. ``("*",)``
+        lets any web page call the API from a browser and is only taken when passed.
     :param websocket_callback_url: ``WEBSOCKET_CALLBACK_URL`` of the broadcast endpoint.
+    :param broadcast_principals: required. The IAM role or user ARNs that may call the broadcast
+        endpoint (``BROADCAST_PRINCIPALS``); a role admits all its sessions. Anyone else gets 403,
+        whatever their IAM policy allows (HTTP APIs have no resource policy). ``()`` closes the
+        endpoint. Callers also need ``execute-api:Invoke`` (``grant_invoke_broadcast``).
     :param fanout_queue: optional SQS fan-out queue (``Broadcaster.fanout_queue``).
     :param existing_idempotency_table / idempotency_table_options: bring the Powertools idempotency
         table (partition key ``id``, TTL ``expiration``) or build one; not both.
@@ -91,6 +115,8 @@ class CommentsApi(Construct):
         jwt_issuer: str,
         jwt_audience: str,
         websocket_callback_url: str,
+        allowed_origins: Sequence[str],
+        broadcast_principals: Sequence[str],
         send_connections_grant=None,
         fanout_queue: sqs.IQueue | None = None,
         existing_idempotency_table: dynamodb.ITable | None = None,
@@ -106,6 +132,9 @@ class CommentsApi(Construct):
             )
         opts = options or CommentsApiOptions()
         self.options = opts
+        self.allowed_origins = check_allowed_origins("CommentsApi", allowed_origins)
+        _check_broadcast_settings(broadcast_principals, opts.broadcast_message_types)
+        self.broadcast_principals = tuple(broadcast_principals)
         defaults = function_defaults or FunctionDefaults()
 
         self.idempotency_table: dynamodb.ITable
@@ -131,10 +160,12 @@ class CommentsApi(Construct):
                 "CONNECTIONS_TABLE_NAME": connections_table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
                 "COMMENTS_PAGE_SIZE": str(opts.comments_page_size),
+                "COMMENT_WRITE_RATE": str(opts.comment_write_rate_limit),
+                "COMMENT_WRITE_BURST": str(opts.comment_write_burst_limit),
             },
         ).function
         comments_table.grant(self.comments_function, *access.COMMENTS_READ, *access.COMMENTS_WRITE)
-        connections_table.grant(self.comments_function, *access.CONNECTION_COUNT)
+        connections_table.grant(self.comments_function, *access.CONNECTION_COUNT, *access.RATE_BUCKET)
         self.idempotency_table.grant(self.comments_function, *access.IDEMPOTENCY)
 
         broadcast_env = {
@@ -144,6 +175,8 @@ class CommentsApi(Construct):
             "FANOUT_INLINE_LIMIT": str(opts.fanout_inline_limit),
             "FANOUT_BATCH_SIZE": str(opts.fanout_batch_size),
             "SEND_CONCURRENCY": str(opts.send_concurrency),
+            "BROADCAST_PRINCIPALS": ",".join(broadcast_principals),
+            "BROADCAST_MESSAGE_TYPES": ",".join(opts.broadcast_message_types),
         }
         self.broadcast_function = ServiceFunction(
             self,
@@ -167,7 +200,7 @@ class CommentsApi(Construct):
             description="Realtime Comments HTTP API",
             create_default_stage=False,
             cors_preflight=apigwv2.CorsPreflightOptions(
-                allow_origins=list(opts.allowed_origins),
+                allow_origins=list(self.allowed_origins),
                 allow_methods=[
                     apigwv2.CorsHttpMethod.GET,
                     apigwv2.CorsHttpMethod.POST,
@@ -176,6 +209,8 @@ class CommentsApi(Construct):
                     apigwv2.CorsHttpMethod.OPTIONS,
                 ],
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                # A refused write's Retry-After must be readable by the page.
+                expose_headers=["Retry-After"],
                 max_age=Duration.hours(1),
             ),
         )
@@ -262,3 +297,20 @@ class CommentsApi(Construct):
     def grant_invoke_broadcast(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call ``POST /api/v1/broadcast`` (``execute-api:Invoke``)."""
         return self.broadcast_route.grant_invoke(grantee)
+
+
+def _check_broadcast_settings(principals: Sequence[str], message_types: Sequence[str]) -> None:
+    if isinstance(principals, str):
+        raise TypeError("CommentsApi: broadcast_principals is a sequence of ARNs, not one string")
+    for arn in principals:
+        if not Token.is_unresolved(arn) and not _PRINCIPAL_ARN.fullmatch(arn):
+            raise ValueError(
+                f"CommentsApi: broadcast_principals entry {arn!r} is not an IAM role or user ARN "
+                "(arn:aws:iam::<account>:role/<name> or :user/<name>; no wildcards)"
+            )
+    unknown = set(message_types) - set(BROADCAST_MESSAGE_TYPES)
+    if unknown:
+        raise ValueError(
+            f"CommentsApi: broadcast_message_types {sorted(unknown)} are not among "
+            f"{list(BROADCAST_MESSAGE_TYPES)}"
+        )

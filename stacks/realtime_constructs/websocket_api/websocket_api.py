@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .. import _access as access
 from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
+from .._origins import check_allowed_origins
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 
 ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "typing", "ping")
@@ -34,11 +35,17 @@ class WebSocketApiOptions:
     :param throttle_burst_limit: default 200.
     :param connection_ttl: ``CONNECTION_TTL_SECONDS``, default 24 hours.
     :param comments_page_size: ``COMMENTS_PAGE_SIZE`` (history sent on subscribe), default 50.
-    :param allowed_origins: ``ALLOWED_ORIGINS`` checked by the authorizer; default ``("*",)``.
     :param access_log_retention: default one month.
     :param access_log_removal_policy: default ``DESTROY``.
     :param create_account_logging_role: set the account-level API Gateway CloudWatch Logs role
         (required once per account and region before WebSocket access logs work). Default ``False``.
+    :param max_subscriptions_per_connection: ``MAX_SUBSCRIPTIONS_PER_CONNECTION``, default 50;
+        the next ``subscribe`` gets an ``error`` with code ``TOO_MANY_SUBSCRIPTIONS``.
+    :param max_connections_per_user: ``MAX_CONNECTIONS_PER_USER``, default 10; the next
+        ``$connect`` of that user is refused (HTTP 429) at the handshake.
+    :param action_rate_limit / action_burst_limit: ``ACTION_RATE`` / ``ACTION_BURST``, frames per
+        second and burst per connection (actions and ``$default`` together), default 10 / 20;
+        beyond that a frame gets an ``error`` with code ``RATE_LIMITED`` and is not processed.
     """
 
     stage_name: str = "live"
@@ -47,10 +54,13 @@ class WebSocketApiOptions:
     throttle_burst_limit: int = 200
     connection_ttl: Duration = field(default_factory=lambda: Duration.hours(24))
     comments_page_size: int = 50
-    allowed_origins: Sequence[str] = ("*",)
     access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     access_log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
     create_account_logging_role: bool = False
+    max_subscriptions_per_connection: int = 50
+    max_connections_per_user: int = 10
+    action_rate_limit: int = 10
+    action_burst_limit: int = 20
 
 
 class WebSocketApi(Construct):
@@ -63,6 +73,9 @@ class WebSocketApi(Construct):
     :param connections_table: the ConnectionsStore table.
     :param comments_table: the CommentsStore table (history replayed on ``subscribe``).
     :param jwt_issuer / jwt_audience / jwks_url: what the authorizer verifies (see ``Identity``).
+    :param allowed_origins: required. The browser origins (``scheme://host[:port]``) whose
+        handshakes the authorizer accepts (``ALLOWED_ORIGINS``). ``("*",)`` turns the Origin check
+        off (any web page may open a socket with a user's token) and is only taken when passed.
     :param options: ``WebSocketApiOptions``.
     :param function_defaults: ``FunctionDefaults`` of the five functions.
 
@@ -82,12 +95,14 @@ class WebSocketApi(Construct):
         jwt_issuer: str,
         jwt_audience: str,
         jwks_url: str,
+        allowed_origins: Sequence[str],
         options: WebSocketApiOptions | None = None,
         function_defaults: FunctionDefaults | None = None,
     ) -> None:
         super().__init__(scope, id)
         opts = options or WebSocketApiOptions()
         self.options = opts
+        self.allowed_origins = check_allowed_origins("WebSocketApi", allowed_origins)
         defaults = function_defaults or FunctionDefaults()
         # The callback URL is known before the stage exists; functions need it in their env.
         self.api = apigwv2.WebSocketApi(
@@ -107,6 +122,10 @@ class WebSocketApi(Construct):
             "CONNECTIONS_TABLE_NAME": connections_table.table_name,
             "WEBSOCKET_CALLBACK_URL": self.callback_url,
         }
+        frame_rate = {
+            "ACTION_RATE": str(opts.action_rate_limit),
+            "ACTION_BURST": str(opts.action_burst_limit),
+        }
         self.authorizer_function = ServiceFunction(
             self,
             "AuthorizerFunction",
@@ -117,7 +136,7 @@ class WebSocketApi(Construct):
                 "JWT_ISSUER": jwt_issuer,
                 "JWT_AUDIENCE": jwt_audience,
                 "JWKS_URL": jwks_url,
-                "ALLOWED_ORIGINS": ",".join(opts.allowed_origins),
+                "ALLOWED_ORIGINS": ",".join(self.allowed_origins),
             },
         ).function
         self.connect_function = ServiceFunction(
@@ -126,7 +145,11 @@ class WebSocketApi(Construct):
             handler="handlers.ws_connect.handler",
             defaults=defaults,
             description="WebSocket $connect: stores the connection",
-            environment={**common, "CONNECTION_TTL_SECONDS": ttl_seconds},
+            environment={
+                **common,
+                "CONNECTION_TTL_SECONDS": ttl_seconds,
+                "MAX_CONNECTIONS_PER_USER": str(opts.max_connections_per_user),
+            },
         ).function
         self.disconnect_function = ServiceFunction(
             self,
@@ -145,8 +168,9 @@ class WebSocketApi(Construct):
             environment={
                 **common,
                 "COMMENTS_TABLE_NAME": comments_table.table_name,
-                "CONNECTION_TTL_SECONDS": ttl_seconds,
                 "COMMENTS_PAGE_SIZE": str(opts.comments_page_size),
+                "MAX_SUBSCRIPTIONS_PER_CONNECTION": str(opts.max_subscriptions_per_connection),
+                **frame_rate,
             },
         ).function
         self.default_function = ServiceFunction(
@@ -155,7 +179,7 @@ class WebSocketApi(Construct):
             handler="handlers.ws_default.handler",
             defaults=defaults,
             description="WebSocket $default: echoes the frame as a test message",
-            environment=common,
+            environment={**common, **frame_rate},
         ).function
 
         self.authorizer = authorizers.WebSocketLambdaAuthorizer(
@@ -231,8 +255,10 @@ class WebSocketApi(Construct):
             self.grant_manage_connections(fn)
         connections_table.grant(self.connect_function, *access.CONNECTION_PUT)
         connections_table.grant(self.disconnect_function, *access.CONNECTION_CLEANUP)
-        connections_table.grant(self.actions_function, *access.SUBSCRIPTIONS, *access.CONNECTION_CLEANUP)
-        connections_table.grant(self.default_function, *access.CONNECTION_CLEANUP)
+        connections_table.grant(
+            self.actions_function, *access.SUBSCRIPTIONS, *access.RATE_BUCKET, *access.CONNECTION_CLEANUP
+        )
+        connections_table.grant(self.default_function, *access.RATE_BUCKET, *access.CONNECTION_CLEANUP)
         comments_table.grant(self.actions_function, *access.COMMENTS_READ)
 
     def grant_manage_connections(
