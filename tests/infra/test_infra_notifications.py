@@ -86,6 +86,8 @@ def wired(bare_stack):
         jwt_issuer="https://issuer.example.com",
         jwt_audience="client",
         websocket_callback_url="https://abc.execute-api.eu-west-1.amazonaws.com/test",
+        allowed_origins=("https://app.example.com",),
+        broadcast_principals=(),
         notifications=notifications,
     )
     return stack, broadcaster, api, granted, Template.from_stack(stack)

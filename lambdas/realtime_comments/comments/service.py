@@ -76,7 +76,12 @@ def create_comment(
     a seq and leaves no gap in the post's sequence.
     """
     validate_text(content, "content")
-    # The rate limit goes before the parent's reply count is claimed (a write).
+    if parent_id is not None:
+        # Checked before the rate limit, so a refused reply costs no quota; claim_parent below
+        # checks again atomically, as it counts the reply (a write, hence after the limit).
+        known = repository.find_by_id(post_id, parent_id)
+        if known is None or known.deleted:
+            raise InvalidParent(f"parentId {parent_id} is not a comment of post {post_id}")
     admit()
     parent_user_id = None
     if parent_id is not None:
