@@ -123,6 +123,8 @@ class RealtimeCommentsStack(Stack):
                 fanout_batch_size=config.fanout.batch_size,
                 send_concurrency=config.fanout.send_concurrency,
                 memory_size=defaults.memory_size_for("handlers.stream_broadcaster.handler"),
+                fanout_reserved_concurrency=config.reserved_concurrency.fanout_worker,
+                stream_reserved_concurrency=config.reserved_concurrency.stream_broadcaster,
             ),
             function_defaults=defaults,
         )
@@ -161,6 +163,7 @@ class RealtimeCommentsStack(Stack):
                 send_concurrency=config.fanout.send_concurrency,
                 comment_write_rate_limit=config.limits.comment_writes_per_second,
                 comment_write_burst_limit=config.limits.comment_write_burst,
+                broadcast_reserved_concurrency=config.reserved_concurrency.broadcast_endpoint,
             ),
             function_defaults=defaults,
         )

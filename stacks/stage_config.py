@@ -96,6 +96,17 @@ class AbuseLimits:
 
 
 @dataclass(frozen=True)
+class ReservedConcurrency:
+    """Reserved (and capped) concurrency of the functions that can fan out (context key
+    ``reservedConcurrency``). None reserves nothing, which accounts with a low concurrency quota
+    need: Lambda keeps at least 100 executions of an account unreserved."""
+
+    fanout_worker: int | None = None
+    stream_broadcaster: int | None = None
+    broadcast_endpoint: int | None = None
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything that differs between stages. Constructs never read this: the stack maps it
     onto construct props."""
@@ -118,6 +129,7 @@ class StageConfig:
     # IAM role or user ARNs allowed to call the broadcast endpoint (context: broadcastPrincipals).
     # Empty: nobody may broadcast until the deployer lists their services' roles.
     broadcast_principals: tuple[str, ...] = ()
+    reserved_concurrency: ReservedConcurrency = field(default_factory=ReservedConcurrency)
     log_level: str = "INFO"
     lambda_memory_mb: int = 256  # functions not in lambda_memory_sizes
     lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))
@@ -188,6 +200,9 @@ _BASE: dict[str, StageConfig] = {
         websocket_throttle=Throttle(rate_limit=500, burst_limit=1000),
         http_throttle=Throttle(rate_limit=500, burst_limit=1000),
         allowed_origins=("https://staging.comments.example.com",),
+        reserved_concurrency=ReservedConcurrency(
+            fanout_worker=10, stream_broadcaster=2, broadcast_endpoint=2
+        ),
         alarm_topic=True,
     ),
     "prod": StageConfig(
@@ -199,6 +214,9 @@ _BASE: dict[str, StageConfig] = {
         websocket_throttle=Throttle(rate_limit=2000, burst_limit=5000),
         http_throttle=Throttle(rate_limit=2000, burst_limit=5000),
         allowed_origins=("https://comments.example.com",),
+        reserved_concurrency=ReservedConcurrency(
+            fanout_worker=50, stream_broadcaster=10, broadcast_endpoint=5
+        ),
         alarm_thresholds=AlarmThresholds(broadcaster_errors=1, iterator_age_ms=30_000, http_5xx=5),
         alarm_topic=True,
     ),
@@ -249,6 +267,10 @@ def _coerce(base: StageConfig, key: str, value: Any) -> Any:
         return {**dict(base.lambda_memory_sizes), **{str(k): int(v) for k, v in dict(value).items()}}
     if key == "fanout":
         return dataclasses.replace(base.fanout, **{_snake(k): v for k, v in dict(value).items()})
+    if key == "reserved_concurrency":
+        return dataclasses.replace(
+            base.reserved_concurrency, **{_snake(k): v for k, v in dict(value).items()}
+        )
     if key == "limits":
         return dataclasses.replace(base.limits, **{_snake(k): v for k, v in dict(value).items()})
     if key in ("allowed_origins", "broadcast_principals"):

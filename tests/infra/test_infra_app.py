@@ -404,3 +404,42 @@ def test_snap_start_stage_invokes_published_aliases(tmp_path):
         if a["Properties"]["AuthorizerType"] == "REQUEST"
     ]
     assert authorizers and all(invokes_alias(a["Properties"]["AuthorizerUri"]) for a in authorizers)
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_every_function_is_reserved_or_says_why_not(synthesized, stage):
+    """checkov CKV_AWS_115: a concurrency reservation, or the reason on the function itself."""
+    template = synthesized.template_json(stage)
+    for logical_id, function in resources_of(template, "AWS::Lambda::Function").items():
+        reserved = function["Properties"].get("ReservedConcurrentExecutions")
+        skips = function.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        if reserved is None:
+            assert [s["id"] for s in skips] == ["CKV_AWS_115"] and len(skips[0]["comment"]) > 40, logical_id
+        else:
+            assert skips == [] and reserved >= 1, logical_id
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_fan_out_functions_are_reserved_and_the_queue_poller_stays_below(synthesized, stage):
+    from stacks.stage_config import get_stage_config
+
+    reserved = get_stage_config(stage).reserved_concurrency
+    template = synthesized.template_json(stage)
+    by_handler = {
+        f["Properties"]["Handler"]: (logical_id, f["Properties"])
+        for logical_id, f in resources_of(template, "AWS::Lambda::Function").items()
+    }
+    fanout_id, fanout = by_handler["handlers.fanout_worker.handler"]
+    assert fanout["ReservedConcurrentExecutions"] == reserved.fanout_worker
+    assert by_handler["handlers.stream_broadcaster.handler"][1]["ReservedConcurrentExecutions"] == (
+        reserved.stream_broadcaster
+    )
+    assert by_handler["handlers.broadcast_endpoint.handler"][1]["ReservedConcurrentExecutions"] == (
+        reserved.broadcast_endpoint
+    )
+    (mapping,) = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": fanout_id}
+    ]
+    assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= reserved.fanout_worker

@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import _access as access
-from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
+from ..lambda_defaults import STREAM_UNRESERVED, FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
 
 # Stream records of the per-post counter item (seq = 0) never reach the function.
@@ -32,6 +32,13 @@ class BroadcasterOptions:
     ``send_concurrency`` (128), ``fanout_worker_batch_size`` (SQS messages per invocation, 1),
     ``fanout_max_receive_count`` (3, then the fan-out DLQ), ``broadcaster_timeout`` (60 s),
     ``worker_timeout`` (60 s), ``memory_size`` (512 MiB), ``dlq_retention`` (14 days).
+    Concurrency: ``fanout_reserved_concurrency`` (default none) reserves and caps the fan-out
+    worker, whose SQS poller otherwise scales with the queue's depth (each invocation runs
+    ``send_concurrency`` sends) and can take the account's concurrency from the request path; the
+    queue's event source then polls with at most that many concurrent invocations, so throttling
+    never counts receives towards the DLQ. ``stream_reserved_concurrency`` (default none)
+    guarantees the stream broadcaster capacity under a flood elsewhere. Leave at least 100
+    executions of the account unreserved.
     """
 
     batch_size: int = 100
@@ -48,6 +55,8 @@ class BroadcasterOptions:
     worker_timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
     memory_size: int = 512
     dlq_retention: Duration = field(default_factory=lambda: Duration.days(14))
+    fanout_reserved_concurrency: int | None = None
+    stream_reserved_concurrency: int | None = None
 
 
 class Broadcaster(Construct):
@@ -146,6 +155,8 @@ class Broadcaster(Construct):
             description="Comments stream -> comment.created/updated/deleted to the post's subscribers",
             timeout=opts.broadcaster_timeout,
             memory_size=opts.memory_size,
+            reserved_concurrency=opts.stream_reserved_concurrency,
+            unreserved_reason=STREAM_UNRESERVED,
             environment={
                 **fanout_env,
                 "COMMENTS_TABLE_NAME": comments_table.table_name,
@@ -178,12 +189,22 @@ class Broadcaster(Construct):
             timeout=opts.worker_timeout,
             memory_size=opts.memory_size,
             environment=fanout_env,
+            reserved_concurrency=opts.fanout_reserved_concurrency,
+            unreserved_reason=(
+                "Not reserved in this deployment (BroadcasterOptions.fanout_reserved_concurrency, "
+                "StageConfig.reserved_concurrency): accounts with a low concurrency quota cannot "
+                "reserve any. Its SQS poller scales with the fan-out queue's depth; staging and prod "
+                "reserve it."
+            ),
         ).function
+        reserved = opts.fanout_reserved_concurrency
         invocation_target(self.fanout_function).add_event_source(
             sources.SqsEventSource(
                 self.fanout_queue,
                 batch_size=opts.fanout_worker_batch_size,
                 report_batch_item_failures=True,
+                # SQS pollers allow 2..1000; at or below the reservation, so none is throttled.
+                max_concurrency=max(2, reserved) if reserved else None,
             )
         )
 
@@ -200,6 +221,7 @@ class Broadcaster(Construct):
                 defaults=defaults,
                 description="Comments stream -> reply notifications, pushed to the user's connections",
                 timeout=opts.broadcaster_timeout,
+                unreserved_reason=STREAM_UNRESERVED,
                 environment={
                     **fanout_env,
                     "NOTIFICATIONS_TABLE_NAME": notifications.table.table_name,

@@ -53,6 +53,8 @@ class CommentsApiOptions:
     :param broadcast_message_types: the message types callers of the broadcast endpoint may send
         (``BROADCAST_MESSAGE_TYPES``), a subset of ``comment.created``, ``comment.updated``,
         ``comment.deleted``, ``comments.list`` and ``test``; default all five.
+    :param broadcast_reserved_concurrency: reserves and caps the broadcast endpoint's function
+        (a broadcast to everyone sends to every connection); default none.
     :param comment_write_rate_limit / comment_write_burst_limit: ``COMMENT_WRITE_RATE`` /
         ``COMMENT_WRITE_BURST``, comment writes (POST, PATCH, DELETE together) per user per second
         and burst, default 5 / 20; beyond that ``429 RATE_LIMITED`` with ``Retry-After``.
@@ -70,6 +72,7 @@ class CommentsApiOptions:
     comment_write_rate_limit: int = 5
     comment_write_burst_limit: int = 20
     broadcast_message_types: Sequence[str] = BROADCAST_MESSAGE_TYPES
+    broadcast_reserved_concurrency: int | None = None
 
 
 class CommentsApi(Construct):
@@ -186,6 +189,13 @@ class CommentsApi(Construct):
             description="IAM-authorized broadcast endpoint for other services",
             timeout=Duration.seconds(30),
             environment=broadcast_env,
+            reserved_concurrency=opts.broadcast_reserved_concurrency,
+            unreserved_reason=(
+                "Not reserved in this deployment (CommentsApiOptions.broadcast_reserved_concurrency, "
+                "StageConfig.reserved_concurrency): accounts with a low concurrency quota cannot "
+                "reserve any. Only the listed IAM principals can invoke it, behind the stage "
+                "throttle; staging and prod reserve it."
+            ),
         ).function
         connections_table.grant(self.broadcast_function, *access.CONNECTION_CLEANUP)
         if fanout_queue is not None:
