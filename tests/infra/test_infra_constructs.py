@@ -221,7 +221,7 @@ def test_identity_without_hosted_sign_in_has_no_domain_and_no_oauth(bare_stack):
     assert identity.hosted_sign_in_url is None
 
 
-def test_identity_with_hosted_sign_in_adds_domain_and_implicit_flow(bare_stack):
+def test_identity_with_hosted_sign_in_adds_domain_and_only_the_code_flow(bare_stack):
     stack = bare_stack()
     identity = Identity(
         stack,
@@ -237,7 +237,7 @@ def test_identity_with_hosted_sign_in_adds_domain_and_implicit_flow(bare_stack):
     t.has_resource_properties(
         "AWS::Cognito::UserPoolClient",
         {
-            "AllowedOAuthFlows": Match.array_with(["implicit"]),
+            "AllowedOAuthFlows": ["code"],
             "AllowedOAuthScopes": Match.array_with(["openid"]),
             "CallbackURLs": ["https://comments.example.com/"],
             "LogoutURLs": ["https://comments.example.com/"],
