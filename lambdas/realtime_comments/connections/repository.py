@@ -238,7 +238,9 @@ class ConnectionsRepository:
             raise ConnectionGone(connection_id) from error
         item = from_attributes(connection)
         # The subscription expires with its connection, so the TTL sweep removes both together.
-        return self.put_subscription(connection_id, post_id, str(item.get("userId", "")), int(item["expiresAt"]))
+        return self.put_subscription(
+            connection_id, post_id, str(item.get("userId", "")), int(item["expiresAt"])
+        )
 
     def unsubscribe(self, connection_id: str, post_id: str) -> None:
         """Delete the subscription item and free its slot in the connection's set."""
