@@ -70,8 +70,8 @@ test-frontend: frontend/node_modules/.installed
 test-browser: setup-python setup-browser synth frontend/out/index.html
 	cd frontend && E2E_NO_SYNTH=1 npm run test:browser
 
-## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests.
-test: setup lint test-python test-frontend test-browser
+## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests, checkov.
+test: setup lint test-python test-frontend test-browser checkov
 
 ## Deploy one stage: make deploy STAGE=prod (needs AWS credentials).
 deploy: setup

@@ -57,6 +57,10 @@ POST_TIMEOUT_S = 30.0
 WARMUP_S = 3.0  # before each measured step, at its rate (both runtimes alike)
 LADDER_BUDGET_S = 900.0  # per runtime: no new step starts after this
 CONNECT_CONCURRENCY = 50
+# The stage's abuse limits (docs/security.md) allow 10 connections and 5 comment writes per second
+# per user: the load spreads over enough users to stay well inside both.
+CLIENTS_PER_USER = 5
+WRITES_PER_USER_PER_S = 4.0
 
 P99_TARGET_S = 0.25
 P50_TARGET_S = 0.05
@@ -188,6 +192,16 @@ async def _tokens(session: Any, urls: dict[str, str], prefix: str, n: int) -> li
     return list(await asyncio.gather(*(_token(session, urls["tokenUrl"], f"{prefix}-{i}") for i in range(n))))
 
 
+def users_for(clients: int, per_user: int = CLIENTS_PER_USER) -> int:
+    """How many distinct users `clients` connections need under the per-user connection limit."""
+    return max(1, -(-clients // per_user))
+
+
+def writers_for(rate: float) -> int:
+    """How many distinct users post `rate` comments per second under the per-user write limit."""
+    return max(1, int(-(-rate // WRITES_PER_USER_PER_S)))
+
+
 async def _connect_all(session: Any, url_of: Callable[[int], str], clients: list[Client]) -> int:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
@@ -270,7 +284,7 @@ async def _step(
     session: Any,
     urls: dict[str, str],
     clients: list[Client],
-    writer_token: str,
+    writer_tokens: list[str],
     n: int,
     rate: float,
     duration: float,
@@ -301,7 +315,10 @@ async def _step(
     await asyncio.sleep(0.5)
 
     api = urls["apiUrl"].rstrip("/")
-    headers = {"Authorization": f"Bearer {writer_token}", "Content-Type": "application/json"}
+    # Posts rotate over the writers, so each user stays under the per-user write rate.
+    writer_headers = [
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"} for token in writer_tokens
+    ]
     sent: dict[str, float] = {}
     statuses: dict[int, int] = {}
     step_tag = label.replace(" ", "")
@@ -313,7 +330,7 @@ async def _step(
         try:
             async with session.post(
                 f"{api}/api/v1/posts/{post_id}/comments",
-                headers=headers,
+                headers=writer_headers[i % len(writer_headers)],
                 data=json.dumps({"content": marker}),
                 timeout=post_timeout,
             ) as response:
@@ -400,8 +417,8 @@ async def ladder(
     results: list[dict[str, Any]] = []
     budget_end = time.perf_counter() + LADDER_BUDGET_S
     async with _session() as session:
-        tokens = await _tokens(session, urls, "bench-reader", 20)
-        writer = await _token(session, urls["tokenUrl"], "bench-writer")
+        tokens = await _tokens(session, urls, "bench-reader", users_for(max(n for n, _ in steps)))
+        writers = await _tokens(session, urls, "bench-writer", writers_for(max(rate for _, rate in steps)))
         clients: list[Client] = []
         try:
             for index, (n, rate) in enumerate(steps):
@@ -425,7 +442,7 @@ async def ladder(
                     session,
                     urls,
                     clients,
-                    writer,
+                    writers,
                     n,
                     rate,
                     WARMUP_S,
@@ -434,7 +451,7 @@ async def ladder(
                     lambda _m: None,
                 )
                 result = await _step(
-                    session, urls, clients, writer, n, rate, duration, f"{label}{index}", cpu, log
+                    session, urls, clients, writers, n, rate, duration, f"{label}{index}", cpu, log
                 )
                 results.append(result)
                 if not result["passed"]:
@@ -458,7 +475,7 @@ async def disconnect_storm(
     api = urls["apiUrl"].rstrip("/")
     async with _session() as session:
         baseline = await _count(session, api)
-        tokens = await _tokens(session, urls, "bench-storm", 20)
+        tokens = await _tokens(session, urls, "bench-storm", users_for(n))
         clients = [Client(i) for i in range(n)]
         t0 = time.perf_counter()
         connected = await _connect_all(

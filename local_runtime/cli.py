@@ -25,7 +25,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stack",
         help="the stack to run (default: the one template in --cdk-out whose name ends in -<stage>)",
     )
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback needs --allow-remote")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --host beyond loopback (exposes /dev/token, /__local/*, @connections; prints a warning)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --allow-remote: a Host name clients use besides localhost (repeatable)",
+    )
     p.add_argument("--frontend-port", type=int, default=3000, help="0 = pick a free port")
     p.add_argument("--ws-port", type=int, default=3001, help="WebSocket + @connections; 0 = free port")
     p.add_argument("--api-port", type=int, default=3002, help="HTTP API + /dev/token; 0 = free port")
@@ -113,6 +125,8 @@ async def run(args: argparse.Namespace) -> int:
         wait_warm=args.wait_warm,
         env_overrides=dict(kv.split("=", 1) for kv in args.env),
         origin_variables=tuple(args.origins_variable or ("ALLOWED_ORIGINS",)),
+        allow_remote=args.allow_remote,
+        allowed_hosts=tuple(args.allowed_host),
     )
     rt = Runtime(opts)
     stop = asyncio.Event()

@@ -372,9 +372,18 @@ class PortSplitter(asyncio.Protocol):
     """The WebSocket port's first look at a connection: ``@connections`` traffic goes to
     :class:`ConnectionsProtocol`, everything else to aiohttp (``aiohttp_protocol``)."""
 
-    def __init__(self, api: ConnectionsApi, aiohttp_protocol: Callable[[], asyncio.Protocol]) -> None:
+    def __init__(
+        self,
+        api: ConnectionsApi,
+        aiohttp_protocol: Callable[[], asyncio.Protocol],
+        host_allowed: Callable[[str | None], bool] = lambda host: True,
+    ) -> None:
         self.api = api
         self.aiohttp_protocol = aiohttp_protocol
+        # The Host check (local_runtime/guards.py) for @connections, which aiohttp never sees.
+        # Only a connection's first request is read here: a keep-alive connection's later
+        # requests come from the same client, under the same Host.
+        self.host_allowed = host_allowed
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
 
@@ -390,10 +399,31 @@ class PortSplitter(asyncio.Protocol):
             return
         request_line = self.buffer[: max(line_end, 0)].split(b" ")
         target = request_line[1] if len(request_line) > 1 else b""
+        is_connections = b"/@connections/" in target
+        if is_connections:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0 and len(self.buffer) < MAX_HEAD:
+                return
+            if not self.host_allowed(_host_header(self.buffer[: max(head_end, 0)])):
+                body = b"Host not allowed: the local runtime answers localhost only\n"
+                self.transport.write(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+                self.transport.close()
+                return
         protocol: asyncio.Protocol = (
-            ConnectionsProtocol(self.api) if b"/@connections/" in target else self.aiohttp_protocol()
+            ConnectionsProtocol(self.api) if is_connections else self.aiohttp_protocol()
         )
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
         protocol.data_received(self.buffer)
         self.buffer = b""
+
+
+def _host_header(head: bytes) -> str | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"host":
+            return value.strip().decode("latin-1")
+    return None

@@ -20,6 +20,7 @@ from .connections_api import ConnectionsApi, PortSplitter
 from .controls import Controls
 from .data_client import DataApiClient
 from .functions import FunctionPool, Functions, build_env
+from .guards import HostGuard, RemoteBindRefused, check_bind_host
 from .http_api import HttpGateway
 from .identity import Identity
 from .model import AppModel, Endpoints
@@ -63,6 +64,10 @@ class Options:
     # Function variables that list allowed browser origins: the local frontend's origins are
     # appended to them (unless the value is "*"), so the page served here may call the APIs.
     origin_variables: tuple[str, ...] = ("ALLOWED_ORIGINS",)
+    # Binding beyond loopback must be asked for (local_runtime/guards.py); then `allowed_hosts`
+    # are the Host names clients may use besides localhost and loopback addresses.
+    allow_remote: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
 
 def synthesize(cdk_out: Path) -> float:
@@ -143,6 +148,7 @@ class Runtime:
 
     async def start(self) -> dict[str, str]:
         self._t0 = time.perf_counter()
+        self._check_exposure()
         await self._synthesize()
         template = self._load_template()
         self.o.state_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +166,17 @@ class Runtime:
         return self._publish_endpoints()
 
     # -- phases -------------------------------------------------------------------------------
+    def _check_exposure(self) -> None:
+        try:
+            warning = check_bind_host(self.o.host, self.o.allow_remote)
+        except RemoteBindRefused as exc:
+            raise StartupError(str(exc)) from None
+        if warning:
+            log.warning("WARNING: %s", warning)
+            sys.stderr.write(f"WARNING: {warning}\n")
+        bound = [] if self.o.host in ("0.0.0.0", "::", "") else [self.o.host]  # noqa: S104
+        self.host_guard = HostGuard([*bound, *self.o.allowed_hosts] if self.o.allow_remote else [])
+
     async def _synthesize(self) -> None:
         if self.o.synth and (REPO_ROOT / "app.py").exists():
             log.info("synthesizing %s ...", self.o.stack or f"stage {self.o.stage}")
@@ -310,8 +327,11 @@ class Runtime:
     ) -> None:
         """The WebSocket API with @connections, the HTTP API with the local controls, the frontend."""
         model, ep = self.model, self.endpoints
-        ws_app = web.Application(client_max_size=1024 * 1024)
-        api_app = web.Application(client_max_size=10 * 1024 * 1024)
+        guard = self.host_guard
+        ws_app = web.Application(client_max_size=1024 * 1024, middlewares=[guard.host_middleware])
+        api_app = web.Application(
+            client_max_size=10 * 1024 * 1024, middlewares=[guard.host_middleware, guard.controls_middleware]
+        )
         ws_api = next((a for a in model.apis.values() if a.protocol == "WEBSOCKET"), None)
         http_api = next((a for a in model.apis.values() if a.protocol == "HTTP"), None)
         if ws_api is not None:
@@ -350,7 +370,7 @@ class Runtime:
             self.runners.append(await _serve(ws_app, ws_sock))
         self.runners.append(await _serve(api_app, api_sock))
         if front_sock is not None:
-            front_app = web.Application()
+            front_app = web.Application(middlewares=[guard.host_middleware])
             self._frontend_routes(front_app)
             self.runners.append(await _serve(front_app, front_sock))
 
@@ -363,7 +383,7 @@ class Runtime:
         aiohttp_protocol = runner.server
         assert aiohttp_protocol is not None
         self._ws_server = await asyncio.get_running_loop().create_server(
-            lambda: PortSplitter(connections, aiohttp_protocol), sock=sock
+            lambda: PortSplitter(connections, aiohttp_protocol, self.host_guard.allows), sock=sock
         )
         self.runners.append(runner)
 

@@ -95,16 +95,20 @@ class RealtimeCommentsStack(Stack):
             jwt_issuer=self.identity.issuer,
             jwt_audience=self.identity.audience,
             jwks_url=self.identity.jwks_url,
+            allowed_origins=config.allowed_origins,
             options=WebSocketApiOptions(
                 stage_name=config.name,
                 throttle_rate_limit=config.websocket_throttle.rate_limit,
                 throttle_burst_limit=config.websocket_throttle.burst_limit,
                 connection_ttl=Duration.seconds(config.connection_ttl_seconds),
                 comments_page_size=config.comments_page_size,
-                allowed_origins=config.allowed_origins,
                 access_log_retention=config.log_retention,
                 access_log_removal_policy=log_removal,
                 create_account_logging_role=config.apigateway_account_logging_role,
+                max_subscriptions_per_connection=config.limits.subscriptions_per_connection,
+                max_connections_per_user=config.limits.connections_per_user,
+                action_rate_limit=config.limits.action_frames_per_second,
+                action_burst_limit=config.limits.action_frame_burst,
             ),
             function_defaults=defaults,
         )
@@ -118,6 +122,8 @@ class RealtimeCommentsStack(Stack):
             options=BroadcasterOptions(
                 fanout=config.fanout,
                 memory_size=defaults.memory_size_for("handlers.stream_broadcaster.handler"),
+                fanout_reserved_concurrency=config.reserved_concurrency.fanout_worker,
+                stream_reserved_concurrency=config.reserved_concurrency.stream_broadcaster,
             ),
             function_defaults=defaults,
         )
@@ -136,6 +142,8 @@ class RealtimeCommentsStack(Stack):
             jwt_issuer=self.identity.issuer,
             jwt_audience=self.identity.audience,
             websocket=self.websocket,
+            allowed_origins=config.allowed_origins,
+            broadcast_principals=config.broadcast_principals,
             broadcaster=self.broadcaster,
             notifications=self.notifications,
             idempotency_table_options=dataclasses.replace(
@@ -144,13 +152,15 @@ class RealtimeCommentsStack(Stack):
                 removal_policy=RemovalPolicy.DESTROY if not config.is_prod else RemovalPolicy.RETAIN,
             ),
             options=CommentsApiOptions(
-                allowed_origins=config.allowed_origins,
                 throttle_rate_limit=config.http_throttle.rate_limit,
                 throttle_burst_limit=config.http_throttle.burst_limit,
                 comments_page_size=config.comments_page_size,
                 access_log_retention=config.log_retention,
                 access_log_removal_policy=log_removal,
                 fanout=config.fanout,
+                comment_write_rate_limit=config.limits.comment_writes_per_second,
+                comment_write_burst_limit=config.limits.comment_write_burst,
+                broadcast_reserved_concurrency=config.reserved_concurrency.broadcast_endpoint,
             ),
             function_defaults=defaults,
         )

@@ -25,8 +25,14 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from realtime_comments.settings import (
+    DEFAULT_ACTION_BURST,
+    DEFAULT_ACTION_RATE,
+    DEFAULT_COMMENT_WRITE_BURST,
+    DEFAULT_COMMENT_WRITE_RATE,
     DEFAULT_COMMENTS_PAGE_SIZE,
     DEFAULT_CONNECTION_TTL_SECONDS,
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     FanoutOptions,
 )
 
@@ -34,6 +40,9 @@ STAGES: tuple[str, ...] = ("dev", "staging", "prod")
 CONTEXT_KEY = "realtime-comments"
 
 LOCAL_ORIGINS: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+# The principal the local runtime reports for SigV4 requests (account 000000000000, which no real
+# account has, so in the cloud it admits nobody).
+LOCAL_RUNTIME_PRINCIPAL = "arn:aws:iam::000000000000:user/local"
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,35 @@ MEASURED_MEMORY_SIZES: dict[str, int] = {
 
 
 @dataclass(frozen=True)
+class AbuseLimits:
+    """Per-user and per-connection limits (docs/security.md, "Limits"); the same in every stage
+    unless a stage overrides them (context key ``limits``)."""
+
+    subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
+    connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
+    comment_writes_per_second: int = DEFAULT_COMMENT_WRITE_RATE  # POST, PATCH and DELETE together, per user
+    comment_write_burst: int = DEFAULT_COMMENT_WRITE_BURST
+    action_frames_per_second: int = DEFAULT_ACTION_RATE  # per connection, actions and $default together
+    action_frame_burst: int = DEFAULT_ACTION_BURST
+
+    def __post_init__(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"limits.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ReservedConcurrency:
+    """Reserved (and capped) concurrency of the functions that can fan out (context key
+    ``reservedConcurrency``). None reserves nothing, which accounts with a low concurrency quota
+    need: Lambda keeps at least 100 executions of an account unreserved."""
+
+    fanout_worker: int | None = None
+    stream_broadcaster: int | None = None
+    broadcast_endpoint: int | None = None
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything that differs between stages. Constructs never read this: the stack maps it
     onto construct props."""
@@ -89,6 +127,11 @@ class StageConfig:
     notification_ttl_days: int = 30
     alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     fanout: FanoutOptions = field(default_factory=FanoutOptions)
+    limits: AbuseLimits = field(default_factory=AbuseLimits)
+    # IAM role or user ARNs allowed to call the broadcast endpoint (context: broadcastPrincipals).
+    # Empty: nobody may broadcast until the deployer lists their services' roles.
+    broadcast_principals: tuple[str, ...] = ()
+    reserved_concurrency: ReservedConcurrency = field(default_factory=ReservedConcurrency)
     log_level: str = "INFO"
     lambda_memory_mb: int = 256  # functions not in lambda_memory_sizes
     lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))
@@ -147,6 +190,7 @@ _BASE: dict[str, StageConfig] = {
         websocket_throttle=Throttle(rate_limit=50, burst_limit=100),
         http_throttle=Throttle(rate_limit=50, burst_limit=100),
         allowed_origins=LOCAL_ORIGINS,
+        broadcast_principals=(LOCAL_RUNTIME_PRINCIPAL,),
         log_level="DEBUG",
     ),
     "staging": StageConfig(
@@ -158,6 +202,9 @@ _BASE: dict[str, StageConfig] = {
         websocket_throttle=Throttle(rate_limit=500, burst_limit=1000),
         http_throttle=Throttle(rate_limit=500, burst_limit=1000),
         allowed_origins=("https://staging.comments.example.com",),
+        reserved_concurrency=ReservedConcurrency(
+            fanout_worker=10, stream_broadcaster=2, broadcast_endpoint=2
+        ),
         alarm_topic=True,
     ),
     "prod": StageConfig(
@@ -169,6 +216,9 @@ _BASE: dict[str, StageConfig] = {
         websocket_throttle=Throttle(rate_limit=2000, burst_limit=5000),
         http_throttle=Throttle(rate_limit=2000, burst_limit=5000),
         allowed_origins=("https://comments.example.com",),
+        reserved_concurrency=ReservedConcurrency(
+            fanout_worker=50, stream_broadcaster=10, broadcast_endpoint=5
+        ),
         alarm_thresholds=AlarmThresholds(broadcaster_errors=1, iterator_age_ms=30_000, http_5xx=5),
         alarm_topic=True,
     ),
@@ -219,7 +269,13 @@ def _coerce(base: StageConfig, key: str, value: Any) -> Any:
         return {**dict(base.lambda_memory_sizes), **{str(k): int(v) for k, v in dict(value).items()}}
     if key == "fanout":
         return dataclasses.replace(base.fanout, **{_snake(k): v for k, v in dict(value).items()})
-    if key == "allowed_origins":
+    if key == "reserved_concurrency":
+        return dataclasses.replace(
+            base.reserved_concurrency, **{_snake(k): v for k, v in dict(value).items()}
+        )
+    if key == "limits":
+        return dataclasses.replace(base.limits, **{_snake(k): v for k, v in dict(value).items()})
+    if key in ("allowed_origins", "broadcast_principals"):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(value)

@@ -87,6 +87,7 @@ class ChatStack(cdk.Stack):
             jwt_issuer=identity.issuer,
             jwt_audience=identity.audience,
             jwks_url=identity.jwks_url,
+            allowed_origins=("https://chat.example.com",),
             function_defaults=defaults,
         )
         Broadcaster(

@@ -9,6 +9,8 @@ import { launchBrowser, openSignedIn, waitLive } from "./browser.mjs";
 import { devToken, RESULTS_DIR, startRuntime } from "./runtime.mjs";
 
 const POST = "post-1";
+// The runtime's /__local/* controls take JSON only (local_runtime/guards.py).
+const LOCAL_CONTROL = { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" };
 let runtime;
 let browser;
 let alice; // desktop page
@@ -143,7 +145,7 @@ describe("WebSocket side stopped and restarted", () => {
     const toEdit = byContent("Hello Bob, it is Alice");
     assert.ok(toDelete && toEdit, JSON.stringify(listed));
 
-    const stop = await fetch(`${endpoints.apiUrl}/__local/websocket/stop`, { method: "POST" });
+    const stop = await fetch(`${endpoints.apiUrl}/__local/websocket/stop`, LOCAL_CONTROL);
     assert.equal(stop.status, 200);
     for (const page of [alice, bob]) {
       await page.locator('[data-testid="connection-status"][data-status="reconnecting"]').waitFor({ timeout: 5000 });
@@ -154,11 +156,12 @@ describe("WebSocket side stopped and restarted", () => {
     await shot(alice, "04-reconnecting-alice-desktop.png");
 
     // While the WebSocket side is down: more than a page (50) of comments over REST.
-    const carol = await token("carol");
+    // Three writers: one user may write 20 comments at once (5 per second after that).
+    const carols = [await token("carol"), await token("carol-2"), await token("carol-3")];
     const total = 53;
     const missed = (i) => `Carol while you were away (${i} of ${total})`;
     for (let i = 1; i <= total; i += 1) {
-      await restPost(carol, POST, missed(i));
+      await restPost(carols[i % carols.length], POST, missed(i));
     }
     assert.equal(await commentByText(alice, missed(1)).count(), 0);
     // ...and an edit and a deletion, which `since` does not replay (the app re-reads over REST).
@@ -174,7 +177,7 @@ describe("WebSocket side stopped and restarted", () => {
     });
     assert.equal(del.status, 204);
 
-    const start = await fetch(`${endpoints.apiUrl}/__local/websocket/start`, { method: "POST" });
+    const start = await fetch(`${endpoints.apiUrl}/__local/websocket/start`, LOCAL_CONTROL);
     assert.equal(start.status, 200);
     for (const page of [alice, bob]) {
       await waitLive(page);
@@ -208,13 +211,13 @@ describe("offline after the last attempt", () => {
     const erin = await openSignedIn(context, endpoints.frontendUrl, "erin", POST);
     await erin.getByTestId("comment-list").waitFor();
     try {
-      await fetch(`${endpoints.apiUrl}/__local/websocket/stop`, { method: "POST" });
+      await fetch(`${endpoints.apiUrl}/__local/websocket/stop`, LOCAL_CONTROL);
       const status = erin.getByTestId("connection-status");
       await erin.locator('[data-testid="connection-status"][data-status="offline"]').waitFor({ timeout: 10_000 });
       assert.match(await status.innerText(), /Offline/);
       await erin.getByTestId("comments-offline").waitFor();
       await shot(erin, "08-offline-retry-erin-desktop.png");
-      await fetch(`${endpoints.apiUrl}/__local/websocket/start`, { method: "POST" });
+      await fetch(`${endpoints.apiUrl}/__local/websocket/start`, LOCAL_CONTROL);
       await erin.waitForTimeout(1000);
       assert.equal(await status.getAttribute("data-status"), "offline", "no automatic attempt after the last one");
       await erin.getByTestId("retry-button").click();

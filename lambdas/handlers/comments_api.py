@@ -8,6 +8,7 @@ cold start rows).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,13 @@ from realtime_comments.comments import service
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
 from realtime_comments.dependencies import once_per_container
+from realtime_comments.limits import (
+    RateLimit,
+    RateLimited,
+    RateLimiter,
+    comment_write_key,
+    retry_after_header,
+)
 from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
 from realtime_comments.settings import CommentsApiSettings
 from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_post_id
@@ -41,6 +49,7 @@ class Dependencies:
     settings: CommentsApiSettings
     comments: CommentsRepository
     connections: ConnectionsRepository
+    comment_writes: RateLimiter
 
 
 @once_per_container
@@ -51,6 +60,12 @@ def dependencies() -> Dependencies:
         settings=settings,
         comments=CommentsRepository(settings.comments_table_name, dynamodb),
         connections=ConnectionsRepository(settings.connections_table_name, dynamodb),
+        comment_writes=RateLimiter(
+            dynamodb,
+            settings.connections_table_name,
+            RateLimit(per_second=settings.comment_write_rate, burst=settings.comment_write_burst),
+            expiry_attribute="expiresAt",
+        ),
     )
 
 
@@ -66,6 +81,11 @@ def _idempotent_create() -> Any:
 
 def _comments() -> CommentsRepository:
     return dependencies().comments
+
+
+def _admit_write(user_id: str) -> None:
+    """The caller's comment-write rate (POST, PATCH and DELETE together); raises RateLimited."""
+    dependencies().comment_writes.admit(comment_write_key(user_id))
 
 
 def _post_id(value: str) -> str:
@@ -92,7 +112,9 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _create_once(post_id: str, user_id: str, content: str, parent_id: str | None, key: str) -> dict[str, Any]:
+def _create_once(
+    post_id: str, user_id: str, content: str, parent_id: str | None, key: str, admit: service.Admit
+) -> dict[str, Any]:
     """Create through the idempotency utility (imported on the first request with a key)."""
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -105,7 +127,7 @@ def _create_once(post_id: str, user_id: str, content: str, parent_id: str | None
         idempotency.CONFIG.register_lambda_context(context)
     try:
         return idempotency.create_comment_once(
-            _idempotent_create(), _comments(), post_id, user_id, content, parent_id, key
+            _idempotent_create(), _comments(), post_id, user_id, content, parent_id, key, admit
         )
     except IdempotencyValidationError as exc:
         raise ApiError(
@@ -126,10 +148,13 @@ def create(postId: str) -> Response:  # noqa: N803 - the path parameter's name i
     body = parse_body(app.current_event, NewComment)
     parent_id = service.parent_id_of(body.parentId)
     key = _idempotency_key()
+    admit = functools.partial(_admit_write, user_id)
     if key is None:
-        comment = service.create_comment(_comments(), post_id, user_id, body.content, parent_id).to_api()
+        comment = service.create_comment(
+            _comments(), post_id, user_id, body.content, parent_id, admit=admit
+        ).to_api()
     else:
-        comment = _create_once(post_id, user_id, body.content, parent_id, key)
+        comment = _create_once(post_id, user_id, body.content, parent_id, key, admit)
     metrics.add_metric(name="CommentsCreated", unit=MetricUnit.Count, value=1)
     return json_response(201, comment)
 
@@ -162,7 +187,8 @@ def update(postId: str, commentId: str) -> Response:  # noqa: N803
     from realtime_comments.comments.requests import CommentContent
 
     content = parse_body(app.current_event, CommentContent).content
-    comment = service.update_comment(_comments(), post_id, comment_id, user_id, content)
+    admit = functools.partial(_admit_write, user_id)
+    comment = service.update_comment(_comments(), post_id, comment_id, user_id, content, admit)
     return json_response(200, comment.to_api())
 
 
@@ -170,7 +196,8 @@ def update(postId: str, commentId: str) -> Response:  # noqa: N803
 def delete(postId: str, commentId: str) -> Response:  # noqa: N803
     user_id = caller_id(app.current_event)
     post_id = _post_id(postId)
-    service.delete_comment(_comments(), post_id, _comment_id(commentId), user_id)
+    admit = functools.partial(_admit_write, user_id)
+    service.delete_comment(_comments(), post_id, _comment_id(commentId), user_id, admit)
     return Response(status_code=204, content_type="application/json", body="")
 
 
@@ -199,6 +226,15 @@ def _invalid_parent(error: service.InvalidParent) -> Response:
 @app.exception_handler(service.NotCommentAuthor)
 def _forbidden(error: service.NotCommentAuthor) -> Response:
     return error_response(403, "FORBIDDEN", "only the author may change or delete this comment")
+
+
+@app.exception_handler(RateLimited)
+def _rate_limited(error: RateLimited) -> Response:
+    response = error_response(
+        429, "RATE_LIMITED", "too many comment writes; retry after the Retry-After delay"
+    )
+    response.headers["Retry-After"] = retry_after_header(error.retry_after)
+    return response
 
 
 register_error_handlers(app, logger)

@@ -17,10 +17,18 @@ from realtime_comments.dependencies import (
     once_per_container,
     replies,
 )
+from realtime_comments.limits import RateLimiter
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import ActionsSettings
-from realtime_comments.websocket.actions import ActionContext, error_message, run_action
+from realtime_comments.websocket.actions import (
+    INTERNAL_ERROR,
+    ActionContext,
+    error_message,
+    rate_limited_message,
+    run_action,
+)
 from realtime_comments.websocket.event import authorizer_user_id, connection_id, frame_json, route_key
+from realtime_comments.websocket.frame_limit import frame_key, frame_rate_limiter
 
 
 @dataclass(frozen=True)
@@ -30,17 +38,22 @@ class Dependencies:
     comments: CommentsRepository
     replies: Replies
     fanout: Fanout
+    frame_rate: RateLimiter
 
 
 @once_per_container
 def dependencies() -> Dependencies:
     settings = ActionsSettings.from_env()
+    dynamodb = aws_clients.dynamodb(settings.region)
     return Dependencies(
         settings=settings,
         connections=connections_repository(settings),
-        comments=CommentsRepository(settings.comments_table_name, aws_clients.dynamodb(settings.region)),
+        comments=CommentsRepository(settings.comments_table_name, dynamodb),
         replies=replies(settings),
         fanout=fanout(settings),
+        frame_rate=frame_rate_limiter(
+            dynamodb, settings.connections_table_name, settings.action_rate, settings.action_burst
+        ),
     )
 
 
@@ -52,20 +65,24 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     # The route key is the action API Gateway selected; a body without one (it cannot happen
     # behind route selection, but the handler must not care) falls back to it.
     action = body.get("action") if body and isinstance(body.get("action"), str) else route_key(event)
+    retry_after = deps.frame_rate.acquire(frame_key(caller))
+    if retry_after is not None:
+        deps.replies.send(caller, rate_limited_message(action, retry_after))
+        return {"statusCode": 200}
     action_context = ActionContext(
         connection_id=caller,
         user_id=authorizer_user_id(event),
         connections=deps.connections,
         comments=deps.comments,
         page_size=deps.settings.comments_page_size,
-        connection_ttl_seconds=deps.settings.connection_ttl_seconds,
+        max_subscriptions=deps.settings.max_subscriptions_per_connection,
         relay=lambda message, recipients: fan_out(message, recipients, deps.fanout),
     )
     try:
         replies = run_action(action_context, action, body)
     except Exception:
         logger.exception("action failed", extra={"action": action})
-        replies = [error_message(action, "internal error, please retry")]
+        replies = [error_message(action, INTERNAL_ERROR, "internal error, please retry")]
     for reply in replies:
         deps.replies.send(caller, reply)
     return {"statusCode": 200}

@@ -1,11 +1,14 @@
-"""$connect: store the connection with the user id the authorizer verified."""
+"""$connect: store the connection with the user id the authorizer verified, within the user's
+limit of concurrent connections (refused at the handshake beyond it)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from realtime_comments import aws_clients
 from realtime_comments.dependencies import connections_repository, once_per_container
+from realtime_comments.limits import UserConnectionSlots, release_connection_slot
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import ConnectSettings
 from realtime_comments.websocket.event import authorizer_user_id, connection_id
@@ -22,5 +25,16 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         # Only reachable if the route were deployed without the authorizer: refuse, store nothing.
         logger.warning("connect without an authorizer userId")
         return {"statusCode": 403}
-    connections().put_connection(connection_id(event), user_id, int(time.time()) + ttl_seconds)
+    caller = connection_id(event)
+    config = settings()
+    dynamodb = aws_clients.dynamodb(config.region)
+    slots = UserConnectionSlots(dynamodb, config.connections_table_name, config.max_connections_per_user)
+    if not slots.claim(user_id, caller):
+        logger.info("connection refused: the user holds the most connections allowed")
+        return {"statusCode": 429}
+    try:
+        connections().put_connection(caller, user_id, int(time.time()) + ttl_seconds)
+    except Exception:
+        release_connection_slot(dynamodb, config.connections_table_name, user_id, caller)
+        raise
     return {"statusCode": 200}

@@ -63,6 +63,14 @@ class EnvVar:
     FANOUT_INLINE_LIMIT = "FANOUT_INLINE_LIMIT"
     FANOUT_BATCH_SIZE = "FANOUT_BATCH_SIZE"
     SEND_CONCURRENCY = "SEND_CONCURRENCY"
+    MAX_SUBSCRIPTIONS_PER_CONNECTION = "MAX_SUBSCRIPTIONS_PER_CONNECTION"
+    MAX_CONNECTIONS_PER_USER = "MAX_CONNECTIONS_PER_USER"
+    COMMENT_WRITE_RATE = "COMMENT_WRITE_RATE"
+    COMMENT_WRITE_BURST = "COMMENT_WRITE_BURST"
+    ACTION_RATE = "ACTION_RATE"
+    ACTION_BURST = "ACTION_BURST"
+    BROADCAST_PRINCIPALS = "BROADCAST_PRINCIPALS"
+    BROADCAST_MESSAGE_TYPES = "BROADCAST_MESSAGE_TYPES"
     # Set by Lambda itself (and by the local runtime), never by a construct.
     AWS_REGION = "AWS_REGION"
 
@@ -76,6 +84,14 @@ DEFAULT_FANOUT_BATCH_SIZE = 1000
 DEFAULT_SEND_CONCURRENCY = 128
 DEFAULT_NOTIFICATION_TTL_SECONDS = 30 * 86400
 DEFAULT_REGION = "us-east-1"
+
+# Abuse limits (docs/security.md, "Limits"): the defaults of every stage.
+DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 50
+DEFAULT_MAX_CONNECTIONS_PER_USER = 10
+DEFAULT_COMMENT_WRITE_RATE = 5
+DEFAULT_COMMENT_WRITE_BURST = 20
+DEFAULT_ACTION_RATE = 10
+DEFAULT_ACTION_BURST = 20
 
 
 class SettingsError(ValueError):
@@ -236,6 +252,9 @@ class ConnectSettings(FunctionSettings):
     connection_ttl_seconds: int = setting(
         EnvVar.CONNECTION_TTL_SECONDS, default=DEFAULT_CONNECTION_TTL_SECONDS, minimum=1
     )
+    max_connections_per_user: int = setting(
+        EnvVar.MAX_CONNECTIONS_PER_USER, default=DEFAULT_MAX_CONNECTIONS_PER_USER, minimum=1
+    )
 
 
 def _fanout_queue_url() -> Any:
@@ -267,7 +286,7 @@ class DisconnectSettings(FunctionSettings):
 class ReplySettings(FunctionSettings):
     """What a function needs to answer its caller over @connections (and forget a gone one)."""
 
-    function: ClassVar[str] = "ws_default"
+    function: ClassVar[str] = "replies"
     connections_table_name: str = setting(EnvVar.CONNECTIONS_TABLE_NAME)
     websocket_callback_url: str = setting(EnvVar.WEBSOCKET_CALLBACK_URL)
     fanout_queue_url: str = _fanout_queue_url()
@@ -275,14 +294,23 @@ class ReplySettings(FunctionSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ActionsSettings(ReplySettings):
+class DefaultRouteSettings(ReplySettings):
+    """``$default``: replies, within the per-connection frame rate it shares with the actions."""
+
+    function: ClassVar[str] = "ws_default"
+    action_rate: int = setting(EnvVar.ACTION_RATE, default=DEFAULT_ACTION_RATE, minimum=1)
+    action_burst: int = setting(EnvVar.ACTION_BURST, default=DEFAULT_ACTION_BURST, minimum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionsSettings(DefaultRouteSettings):
     function: ClassVar[str] = "ws_actions"
     comments_table_name: str = setting(EnvVar.COMMENTS_TABLE_NAME)
-    connection_ttl_seconds: int = setting(
-        EnvVar.CONNECTION_TTL_SECONDS, default=DEFAULT_CONNECTION_TTL_SECONDS, minimum=1
-    )
     comments_page_size: int = setting(
         EnvVar.COMMENTS_PAGE_SIZE, default=DEFAULT_COMMENTS_PAGE_SIZE, minimum=1
+    )
+    max_subscriptions_per_connection: int = setting(
+        EnvVar.MAX_SUBSCRIPTIONS_PER_CONNECTION, default=DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, minimum=1
     )
 
 
@@ -295,6 +323,12 @@ class CommentsApiSettings(FunctionSettings):
     comments_page_size: int = setting(
         EnvVar.COMMENTS_PAGE_SIZE, default=DEFAULT_COMMENTS_PAGE_SIZE, minimum=1
     )
+    comment_write_rate: int = setting(
+        EnvVar.COMMENT_WRITE_RATE, default=DEFAULT_COMMENT_WRITE_RATE, minimum=1
+    )
+    comment_write_burst: int = setting(
+        EnvVar.COMMENT_WRITE_BURST, default=DEFAULT_COMMENT_WRITE_BURST, minimum=1
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,6 +337,16 @@ class BroadcastSettings(ReplySettings):
 
     function: ClassVar[str] = "broadcaster"
     writes_fanout_path: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroadcastEndpointSettings(BroadcastSettings):
+    """The broadcast endpoint: who may call it (IAM role or user ARNs) and what they may send.
+    Empty (the default) admits nobody and no type: the endpoint fails closed."""
+
+    function: ClassVar[str] = "broadcast_endpoint"
+    broadcast_principals: tuple[str, ...] = setting(EnvVar.BROADCAST_PRINCIPALS, default=())
+    broadcast_message_types: tuple[str, ...] = setting(EnvVar.BROADCAST_MESSAGE_TYPES, default=())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,18 +7,24 @@ DynamoDB call there is covered)."""
 from __future__ import annotations
 
 # Connections table
-# $connect: put the connection and its registry entry, ADD 1 to the counter shard.
-CONNECTION_PUT = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+# $connect: read and write the user's connection slots, put the connection and its registry
+# entry, ADD 1 to the counter shard.
+CONNECTION_PUT = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 # $disconnect and 410 Gone after a send: delete the connection item (returning it), Query the
-# rest of its items, batch-delete them with the registry entry, ADD -1 to the counter shard.
+# rest of its items, batch-delete them with the registry entry, ADD -1 to the counter shard,
+# give the user's connection slot back.
 CONNECTION_CLEANUP = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
     "dynamodb:BatchWriteItem",
     "dynamodb:UpdateItem",
 )
-# subscribe / unsubscribe: read the connection, put or delete a subscription item.
-SUBSCRIPTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# subscribe / unsubscribe: add or remove the post in the connection's set (conditional
+# UpdateItem, the limit per connection), put or delete the subscription item.
+SUBSCRIPTIONS = ("dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# A rate bucket (limits/rate.py): one conditional UpdateItem per request, on the connection item
+# (action frames) or on the user's item (comment writes).
+RATE_BUCKET = ("dynamodb:UpdateItem",)
 # Recipients of a post (Query on byPost) and of broadcast_to_all (Query per registry shard) are
 # covered by CONNECTION_CLEANUP's Query. The health route reads the counter shards.
 CONNECTION_COUNT = ("dynamodb:BatchGetItem",)

@@ -160,7 +160,7 @@ def test_stop_and_start_controls(urls: dict[str, str]) -> None:
         async with aiohttp.ClientSession() as s:
             tok = await token(s, urls, "lee")
             c = await connect(s, urls, tok)
-            async with s.post(f"{urls['apiUrl']}/__local/websocket/stop") as r:
+            async with s.post(f"{urls['apiUrl']}/__local/websocket/stop", json={}) as r:
                 assert r.status == 200
             assert await c.wait_closed(5) == 1001
             try:
@@ -169,7 +169,7 @@ def test_stop_and_start_controls(urls: dict[str, str]) -> None:
                 assert exc.status == 503
             else:
                 raise AssertionError("connections must be refused while stopped")
-            async with s.post(f"{urls['apiUrl']}/__local/websocket/start") as r:
+            async with s.post(f"{urls['apiUrl']}/__local/websocket/start", json={}) as r:
                 assert r.status == 200
             c2 = await connect(s, urls, tok)
             await c2.send({"action": "ping"})

@@ -12,6 +12,8 @@ from boto3.dynamodb.types import TypeSerializer
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# A session of the role the handler environment allows to broadcast (role path not in the ARN).
+BROADCASTER_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/broadcaster/orders-service"
 API_ID = "abcdef1234"
 _serializer = TypeSerializer()
 
@@ -112,7 +114,7 @@ def http_event(
     user_id: str | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
-    iam: bool = False,
+    iam: bool | str = False,
 ) -> dict[str, Any]:
     """HTTP API (payload format 2.0) event; `user_id` adds JWT authorizer claims with that sub."""
     if user_id is not None:
@@ -144,9 +146,9 @@ def http_event(
     if claims is not None:
         context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if iam:
-        context["authorizer"] = {
-            "iam": {"accessKey": "AKIA", "accountId": ACCOUNT, "userArn": "arn:aws:iam::x"}
-        }
+        # `iam=True` signs as the allowed broadcaster; a string is the caller's userArn.
+        caller = BROADCASTER_SESSION if iam is True else iam
+        context["authorizer"] = {"iam": {"accessKey": "AKIA", "accountId": ACCOUNT, "userArn": caller}}
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {route or path}",

@@ -21,8 +21,8 @@ from realtime_comments_client import BroadcastError, WebSocketService
 ACCESS_KEY, SECRET_KEY = "AKIDBROADCAST", "broadcast-secret-key"
 
 
-def call(body=None, raw_body=None):
-    event = http_event("POST", "/api/v1/broadcast", body=body, raw_body=raw_body, iam=True)
+def call(body=None, raw_body=None, caller=True):
+    event = http_event("POST", "/api/v1/broadcast", body=body, raw_body=raw_body, iam=caller)
     response = broadcast_endpoint.handler(event, None)
     return response["statusCode"], json.loads(response["body"])
 
@@ -69,6 +69,71 @@ def test_bad_broadcasts_are_400_and_send_nothing(connections_sink, kwargs):
     assert status == 400
     assert set(body["error"]) == {"code", "message"} and body["error"]["message"]
     assert connections_sink.posts == []
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "arn:aws:sts::123456789012:assumed-role/other-role/orders-service",  # another role
+        "arn:aws:sts::210987654321:assumed-role/broadcaster/orders-service",  # same name, other account
+        "arn:aws:iam::123456789012:user/broadcaster",  # a user named like the role
+        "arn:aws:iam::123456789012:root",
+        "",
+        None,
+    ],
+)
+def test_a_caller_not_on_the_list_gets_403_and_sends_nothing(connections_sink, caller):
+    seed_subscribers("post-1", ["s1"])
+    event = http_event(
+        "POST", "/api/v1/broadcast", body={"type": "test", "data": {"message": "forged"}}, iam=True
+    )
+    event["requestContext"]["authorizer"]["iam"]["userArn"] = caller
+    response = broadcast_endpoint.handler(event, None)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"]["code"] == "FORBIDDEN"
+    assert connections_sink.posts == []
+
+
+def test_a_request_without_iam_context_gets_403(connections_sink):
+    seed_subscribers("post-1", ["s1"])
+    event = http_event("POST", "/api/v1/broadcast", body={"type": "test", "data": {}})
+    assert broadcast_endpoint.handler(event, None)["statusCode"] == 403
+    assert connections_sink.posts == []
+
+
+def test_only_the_allowed_message_types_go_out(connections_sink, configure):
+    configure(BROADCAST_MESSAGE_TYPES="test")
+    seed_subscribers("post-1", ["s1"])
+    comment = {"id": "c1", "postId": "post-1", "content": "forged", "userId": "u", "createdAt": "x", "seq": 9}
+    status, body = call({"type": "comment.created", "data": {"postId": "post-1", "comment": comment}})
+    assert (
+        status == 400 and body["error"]["code"] == "VALIDATION_ERROR" and "test" in body["error"]["message"]
+    )
+    assert connections_sink.posts == []
+    assert call({"type": "test", "data": {"message": "ok"}})[0] == 202
+
+
+def test_an_allowed_iam_user_may_broadcast(connections_sink, configure):
+    configure(BROADCAST_PRINCIPALS="arn:aws:iam::123456789012:user/ops/alice")
+    seed_subscribers("post-1", ["s1"])
+    assert call({"type": "test", "data": {}}, caller="arn:aws:iam::123456789012:user/ops/alice")[0] == 202
+    assert call({"type": "test", "data": {}})[0] == 403  # the role is no longer listed
+
+
+def test_principal_allow_list_parsing():
+    from realtime_comments.auth.iam_principals import PrincipalAllowList
+
+    allow = PrincipalAllowList.from_arns(["arn:aws-cn:iam::123456789012:role/a/b/worker"])
+    assert allow.allows("arn:aws-cn:sts::123456789012:assumed-role/worker/s")
+    assert not allow.allows("arn:aws:sts::123456789012:assumed-role/worker/s")
+    for bad in (
+        "*",
+        "arn:aws:iam::123456789012:*",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::1:role/x",
+    ):
+        with pytest.raises(ValueError):
+            PrincipalAllowList.from_arns([bad])
 
 
 def test_oversized_broadcast_is_refused(connections_sink):

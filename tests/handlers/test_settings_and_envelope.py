@@ -65,8 +65,8 @@ def test_fanout_settings_and_defaults_are_one_type():
         {"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "u", "SEND_CONCURRENCY": "7"}
     )
     assert tuned.fanout == FanoutOptions(send_concurrency=7)
-    assert ActionsSettings.from_env(
-        {"CONNECTIONS_TABLE_NAME": "c", "COMMENTS_TABLE_NAME": "m", "WEBSOCKET_CALLBACK_URL": "u"}
+    assert ConnectSettings.from_env(
+        {"CONNECTIONS_TABLE_NAME": "c"}
     ).connection_ttl_seconds == DEFAULT_CONNECTION_TTL_SECONDS == 86400
 
 

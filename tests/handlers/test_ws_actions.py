@@ -7,7 +7,7 @@ import re
 
 import pytest
 from events import ws_event
-from handler_helpers import connections_repository, seed_comments, types_of
+from handler_helpers import connections_repository, seed_comments
 from handlers import ws_actions, ws_connect, ws_default
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -157,11 +157,14 @@ def test_named_route_with_malformed_body_replies_error(raw, connections_sink, co
     assert reply["type"] == "error" and reply["data"]["action"] == "subscribe"
 
 
-def test_subscribe_before_connection_item_exists_still_expires(tables, connections_sink):
+def test_subscribe_without_a_connection_item_stores_nothing(tables, connections_sink):
+    # $connect stores the item before the socket opens, so a missing one means the connection is
+    # gone; a subscription stored then could not be counted against the connection's limit.
+    before = tables.snapshot()
     _act({"action": "subscribe", "postId": "post-1"})
-    (item,) = tables.connection_items()
-    assert item["sk"] == {"S": "sub#post-1"} and int(item["expiresAt"]["N"]) > 0
-    assert types_of(connections_sink.messages_for(CONN)) == ["subscribed", "comments.list"]
+    (reply,) = connections_sink.messages_for(CONN)
+    assert reply["type"] == "error" and reply["data"]["code"] == "NOT_CONNECTED"
+    assert tables.snapshot() == before
 
 
 def test_default_route_echoes_the_frame_text(connections_sink):

@@ -61,5 +61,6 @@ def websocket_api(stack, connections, comments, stage_name: str = "test"):
         jwt_issuer="https://issuer.example.com",
         jwt_audience="client-123",
         jwks_url="https://issuer.example.com/.well-known/jwks.json",
+        allowed_origins=("https://app.example.com",),
         options=WebSocketApiOptions(stage_name=stage_name),
     )

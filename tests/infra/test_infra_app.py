@@ -10,14 +10,15 @@ from infra_helpers import STAGE_NAMES, normalize_template, resources_of
 from realtime_comments.settings import (
     ActionsSettings,
     AuthorizerSettings,
+    BroadcastEndpointSettings,
     BroadcastSettings,
     CommentsApiSettings,
     ConnectSettings,
+    DefaultRouteSettings,
     DisconnectSettings,
     FanoutWorkerSettings,
     NotificationsApiSettings,
     NotifierSettings,
-    ReplySettings,
 )
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -46,9 +47,9 @@ EXPECTED_ENV = {
     "handlers.ws_connect.handler": ConnectSettings.variables(),
     "handlers.ws_disconnect.handler": DisconnectSettings.variables(),
     "handlers.ws_actions.handler": ActionsSettings.variables(),
-    "handlers.ws_default.handler": ReplySettings.variables(),
+    "handlers.ws_default.handler": DefaultRouteSettings.variables(),
     "handlers.comments_api.handler": CommentsApiSettings.variables(),
-    "handlers.broadcast_endpoint.handler": BroadcastSettings.variables(),
+    "handlers.broadcast_endpoint.handler": BroadcastEndpointSettings.variables(),
     "handlers.stream_broadcaster.handler": BroadcastSettings.variables(),
     "handlers.fanout_worker.handler": FanoutWorkerSettings.variables(),
     "handlers.notifier.handler": NotifierSettings.variables(),
@@ -186,6 +187,13 @@ def test_stage_values_reach_functions(synthesized):
     )
     assert dev["handlers.ws_connect.handler"]["CONNECTION_TTL_SECONDS"] == "86400"
     assert dev["handlers.ws_actions.handler"]["COMMENTS_PAGE_SIZE"] == "50"
+    # The abuse limits' defaults (docs/security.md) apply to dev, and so to the local runtime.
+    assert dev["handlers.ws_actions.handler"]["MAX_SUBSCRIPTIONS_PER_CONNECTION"] == "50"
+    assert dev["handlers.ws_connect.handler"]["MAX_CONNECTIONS_PER_USER"] == "10"
+    assert dev["handlers.comments_api.handler"]["COMMENT_WRITE_RATE"] == "5"
+    assert dev["handlers.comments_api.handler"]["COMMENT_WRITE_BURST"] == "20"
+    for frames in ("handlers.ws_actions.handler", "handlers.ws_default.handler"):
+        assert (dev[frames]["ACTION_RATE"], dev[frames]["ACTION_BURST"]) == ("10", "20")
     assert dev["handlers.stream_broadcaster.handler"]["FANOUT_INLINE_LIMIT"] == "2000"
     assert dev["handlers.authorizer.handler"]["JWT_ISSUER"] == {"Fn::GetAtt": ["UserPool", "ProviderURL"]}
     assert dev["handlers.ws_actions.handler"]["CONNECTIONS_TABLE_NAME"] == {"Ref": "ConnectionsTable"}
@@ -357,3 +365,42 @@ def test_snap_start_stage_invokes_published_aliases(tmp_path):
         if a["Properties"]["AuthorizerType"] == "REQUEST"
     ]
     assert authorizers and all(invokes_alias(a["Properties"]["AuthorizerUri"]) for a in authorizers)
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_every_function_is_reserved_or_says_why_not(synthesized, stage):
+    """checkov CKV_AWS_115: a concurrency reservation, or the reason on the function itself."""
+    template = synthesized.template_json(stage)
+    for logical_id, function in resources_of(template, "AWS::Lambda::Function").items():
+        reserved = function["Properties"].get("ReservedConcurrentExecutions")
+        skips = function.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        if reserved is None:
+            assert [s["id"] for s in skips] == ["CKV_AWS_115"] and len(skips[0]["comment"]) > 40, logical_id
+        else:
+            assert skips == [] and reserved >= 1, logical_id
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_fan_out_functions_are_reserved_and_the_queue_poller_stays_below(synthesized, stage):
+    from stacks.stage_config import get_stage_config
+
+    reserved = get_stage_config(stage).reserved_concurrency
+    template = synthesized.template_json(stage)
+    by_handler = {
+        f["Properties"]["Handler"]: (logical_id, f["Properties"])
+        for logical_id, f in resources_of(template, "AWS::Lambda::Function").items()
+    }
+    fanout_id, fanout = by_handler["handlers.fanout_worker.handler"]
+    assert fanout["ReservedConcurrentExecutions"] == reserved.fanout_worker
+    assert by_handler["handlers.stream_broadcaster.handler"][1]["ReservedConcurrentExecutions"] == (
+        reserved.stream_broadcaster
+    )
+    assert by_handler["handlers.broadcast_endpoint.handler"][1]["ReservedConcurrentExecutions"] == (
+        reserved.broadcast_endpoint
+    )
+    (mapping,) = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": fanout_id}
+    ]
+    assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= reserved.fanout_worker

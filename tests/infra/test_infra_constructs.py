@@ -221,7 +221,7 @@ def test_identity_without_hosted_sign_in_has_no_domain_and_no_oauth(bare_stack):
     assert identity.hosted_sign_in_url is None
 
 
-def test_identity_with_hosted_sign_in_adds_domain_and_implicit_flow(bare_stack):
+def test_identity_with_hosted_sign_in_adds_domain_and_only_the_code_flow(bare_stack):
     stack = bare_stack()
     identity = Identity(
         stack,
@@ -237,7 +237,7 @@ def test_identity_with_hosted_sign_in_adds_domain_and_implicit_flow(bare_stack):
     t.has_resource_properties(
         "AWS::Cognito::UserPoolClient",
         {
-            "AllowedOAuthFlows": Match.array_with(["implicit"]),
+            "AllowedOAuthFlows": ["code"],
             "AllowedOAuthScopes": Match.array_with(["openid"]),
             "CallbackURLs": ["https://comments.example.com/"],
             "LogoutURLs": ["https://comments.example.com/"],
@@ -345,13 +345,13 @@ def websocket(bare_stack):
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
         jwks_url=JWKS,
+        allowed_origins=("http://localhost:3000", "https://app.example.com"),
         options=WebSocketApiOptions(
             stage_name="test",
             throttle_rate_limit=11,
             throttle_burst_limit=22,
             connection_ttl=Duration.hours(2),
             comments_page_size=25,
-            allowed_origins=("http://localhost:3000", "https://app.example.com"),
         ),
     )
     other = ServiceFunction(stack, "Other", handler="handlers.other.handler").function
@@ -410,25 +410,37 @@ def test_websocket_authorizer(websocket):
 
 def test_websocket_function_environment(websocket):
     _, _, t = websocket
-    for handler in ("ws_connect", "ws_actions"):
-        t.has_resource_properties(
-            "AWS::Lambda::Function",
-            {
-                "Handler": f"handlers.{handler}.handler",
-                "Environment": {
-                    "Variables": Match.object_like(
-                        {"CONNECTIONS_TABLE_NAME": Match.any_value(), "CONNECTION_TTL_SECONDS": "7200"}
-                    )
-                },
+    # Subscriptions expire with their connection item, so only $connect needs the TTL.
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "handlers.ws_connect.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "CONNECTIONS_TABLE_NAME": Match.any_value(),
+                        "CONNECTION_TTL_SECONDS": "7200",
+                        "MAX_CONNECTIONS_PER_USER": "10",
+                    }
+                )
             },
-        )
+        },
+    )
     t.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Handler": "handlers.ws_actions.handler",
             "Environment": {
                 "Variables": Match.object_like(
-                    {"COMMENTS_TABLE_NAME": Match.any_value(), "COMMENTS_PAGE_SIZE": "25"}
+                    {
+                        "CONNECTIONS_TABLE_NAME": Match.any_value(),
+                        "WEBSOCKET_CALLBACK_URL": Match.any_value(),
+                        "COMMENTS_TABLE_NAME": Match.any_value(),
+                        "COMMENTS_PAGE_SIZE": "25",
+                        "MAX_SUBSCRIPTIONS_PER_CONNECTION": "50",
+                        "ACTION_RATE": "10",
+                        "ACTION_BURST": "20",
+                    }
                 )
             },
         },
@@ -499,6 +511,7 @@ def test_grant_manage_connections_takes_explicit_methods(bare_stack):
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
         jwks_url=JWKS,
+        allowed_origins=("https://app.example.com",),
         options=WebSocketApiOptions(stage_name="test"),
     )
     role = iam.Role(stack, "Closer", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
@@ -524,6 +537,7 @@ def test_websocket_account_logging_role(bare_stack):
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
         jwks_url=JWKS,
+        allowed_origins=("https://app.example.com",),
         options=WebSocketApiOptions(create_account_logging_role=True),
     )
     t = Template.from_stack(stack)
@@ -549,7 +563,9 @@ def comments_api(bare_stack):
         jwt_audience=AUDIENCE,
         websocket=websocket,
         broadcaster=broadcaster,
-        options=CommentsApiOptions(allowed_origins=("https://app.example.com",), throttle_rate_limit=5),
+        allowed_origins=("https://app.example.com",),
+        broadcast_principals=("arn:aws:iam::123456789012:role/orders-service",),
+        options=CommentsApiOptions(throttle_rate_limit=5),
     )
     caller = ServiceFunction(stack, "Caller", handler="handlers.caller.handler").function
     api.grant_invoke_broadcast(caller)
@@ -670,6 +686,8 @@ def test_comments_api_existing_idempotency_table(bare_stack):
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
         websocket=websocket_api(stack, connections, comments),
+        allowed_origins=("https://app.example.com",),
+        broadcast_principals=(),
     )
     api = CommentsApi(stack, "Api", existing_idempotency_table=existing, **kwargs)
     assert api.idempotency_table is existing
@@ -682,6 +700,81 @@ def test_comments_api_existing_idempotency_table(bare_stack):
             idempotency_table_options=TableOptions(),
             **kwargs,
         )
+
+
+def _websocket_kwargs(stack):
+    connections, comments = _tables(stack)
+    return dict(
+        connections_table=connections,
+        comments_table=comments,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwks_url=JWKS,
+    )
+
+
+def test_origins_are_required_and_a_wildcard_only_when_passed(bare_stack):
+    stack = bare_stack()
+    kwargs = _websocket_kwargs(stack)
+    with pytest.raises(TypeError):
+        WebSocketApi(stack, "NoOrigins", **kwargs)  # type: ignore[call-arg]
+    for bad in ((), "https://app.example.com", ("*", "https://app.example.com"), ("app.example.com",)):
+        with pytest.raises((ValueError, TypeError)):
+            WebSocketApi(stack, f"Bad{len(stack.node.children)}", allowed_origins=bad, **kwargs)
+    WebSocketApi(stack, "Any", allowed_origins=("*",), **kwargs)
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "handlers.authorizer.handler",
+            "Environment": {"Variables": Match.object_like({"ALLOWED_ORIGINS": "*"})},
+        },
+    )
+
+
+def test_broadcast_principals_are_required_and_checked(bare_stack):
+    stack = bare_stack()
+    connections, comments = _tables(stack)
+    kwargs = dict(
+        comments_table=comments,
+        connections_table=connections,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        websocket=websocket_api(stack, connections, comments),
+        allowed_origins=("https://app.example.com",),
+    )
+    with pytest.raises(TypeError):
+        CommentsApi(stack, "NoPrincipals", **kwargs)  # type: ignore[call-arg]
+    for index, bad in enumerate(("*", "arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/*")):
+        with pytest.raises(ValueError):
+            CommentsApi(stack, f"Bad{index}", broadcast_principals=(bad,), **kwargs)
+    with pytest.raises(ValueError):
+        CommentsApi(
+            stack,
+            "BadType",
+            broadcast_principals=(),
+            options=CommentsApiOptions(broadcast_message_types=("comment.created", "made.up")),
+            **kwargs,
+        )
+    role = "arn:aws:iam::123456789012:role/service/orders"
+    CommentsApi(
+        stack,
+        "Api",
+        broadcast_principals=(role,),
+        options=CommentsApiOptions(broadcast_message_types=("test",)),
+        **kwargs,
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "handlers.broadcast_endpoint.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"BROADCAST_PRINCIPALS": role, "BROADCAST_MESSAGE_TYPES": "test"}
+                )
+            },
+        },
+    )
 
 
 # --------------------------------------------------------------------------- Broadcaster

@@ -36,6 +36,7 @@ def _websocket(stack: cdk.Stack, connections, comments) -> WebSocketApi:
         jwt_issuer=identity.issuer,
         jwt_audience=identity.audience,
         jwks_url=identity.jwks_url,
+        allowed_origins=("https://app.example.com",),
     )
 
 
@@ -73,6 +74,7 @@ def _everything_with_cognito(stack: cdk.Stack) -> None:
         jwt_issuer=identity.issuer,
         jwt_audience=identity.audience,
         jwks_url=identity.jwks_url,
+        allowed_origins=("https://app.example.com",),
     )
     broadcaster = Broadcaster(
         stack,
@@ -89,6 +91,8 @@ def _everything_with_cognito(stack: cdk.Stack) -> None:
         jwt_issuer=identity.issuer,
         jwt_audience=identity.audience,
         websocket=websocket,
+        allowed_origins=("https://app.example.com",),
+        broadcast_principals=("arn:aws:iam::123456789012:role/orders-service",),
         broadcaster=broadcaster,
         notifications=NotificationsStore(stack, "Notifications"),
     )

@@ -85,6 +85,8 @@ def wired(bare_stack):
         jwt_issuer="https://issuer.example.com",
         jwt_audience="client",
         websocket=websocket,
+        allowed_origins=("https://app.example.com",),
+        broadcast_principals=(),
         notifications=notifications,
     )
     template = Template.from_stack(stack)

@@ -30,6 +30,7 @@ WebSocketApi(
     jwt_issuer="https://login.example.com/",
     jwt_audience="client-123",
     jwks_url="https://login.example.com/.well-known/jwks.json",
+    allowed_origins=("https://app.example.com",),
     function_defaults=FunctionDefaults(layer_cache_dir=Path(sys.argv[2])),
 )
 app.synth()

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.e2e import users_for, writers_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "500"))
 STALL_SECONDS = 15.0  # no delivery progress for this long: stop waiting
@@ -130,6 +132,11 @@ async def _wait_for_backlog(clients: list[Client], expected: set[str]) -> None:
         missing = now_missing
 
 
+async def _token(session: Any, urls: dict[str, str], username: str) -> str:
+    async with session.post(urls["tokenUrl"], json={"username": username}) as response:
+        return str((await response.json())["token"])
+
+
 async def _load(urls: dict[str, str]) -> dict[str, Any]:
     import aiohttp
 
@@ -137,12 +144,10 @@ async def _load(urls: dict[str, str]) -> dict[str, Any]:
     post_id = f"load-{os.getpid()}-{int(time.time())}"
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tokens = []
-        for i in range(20):
-            async with session.post(urls["tokenUrl"], json={"username": f"load-{i}"}) as response:
-                tokens.append((await response.json())["token"])
-        async with session.post(urls["tokenUrl"], json={"username": "load-writer"}) as response:
-            writer = (await response.json())["token"]
+        # Enough distinct users to stay inside the per-user limits of the stage (10 connections
+        # and 5 comment writes per second each; docs/security.md).
+        tokens = [await _token(session, urls, f"load-{i}") for i in range(users_for(CLIENTS))]
+        writers = [await _token(session, urls, f"load-writer-{i}") for i in range(writers_for(RATE))]
         stop = asyncio.Event()
         clock = Clock()
         clients = [Client(i, churns=i % int(1 / CHURN) == 0) for i in range(CLIENTS)]
@@ -165,7 +170,6 @@ async def _load(urls: dict[str, str]) -> dict[str, Any]:
 
         posted: list[dict[str, Any]] = []
         statuses: dict[int, int] = {}
-        headers = {"Authorization": f"Bearer {writer}", "Content-Type": "application/json"}
         n = int(SECONDS * RATE)
         begin = time.monotonic()
         for i in range(n):
@@ -174,7 +178,10 @@ async def _load(urls: dict[str, str]) -> dict[str, Any]:
                 await asyncio.sleep(delay)
             async with session.post(
                 f"{urls['apiUrl'].rstrip('/')}/api/v1/posts/{post_id}/comments",
-                headers=headers,
+                headers={
+                    "Authorization": f"Bearer {writers[i % len(writers)]}",
+                    "Content-Type": "application/json",
+                },
                 data=json.dumps({"content": f"load {i}"}),
             ) as response:
                 statuses[response.status] = statuses.get(response.status, 0) + 1

@@ -8,6 +8,7 @@ import { useWebSocket } from "@/hooks/useWebSocket";
 import { WebSocketProvider } from "@/hooks/WebSocketContext";
 import { fetchDevToken } from "@/lib/api";
 import { loadRuntimeConfig } from "@/lib/config";
+import { completeSignIn } from "@/lib/oauth";
 import { DEMO_POSTS } from "@/lib/posts";
 import { commentFocusStore, commentHash } from "@/store/commentFocus";
 import { commentsStore, connectCommentsToWebSocket } from "@/store/comments";
@@ -25,16 +26,22 @@ import { SignedInUser, SignIn } from "./SignIn";
 
 const POST_IDS = DEMO_POSTS.map((p) => p.id);
 
-/** Take the id_token from a Cognito hosted UI redirect (implicit flow: `#id_token=...`). */
+/** Finish a Cognito hosted sign-in that returned here (`?code=&state=`; lib/oauth.ts checks the
+ * state, exchanges the code with the PKCE verifier and checks the ID token's nonce). */
 function consumeCognitoRedirect(): void {
-  const hash = window.location.hash.startsWith("#") ? window.location.hash.slice(1) : "";
-  if (!hash.includes("id_token=")) return;
-  const idToken = new URLSearchParams(hash).get("id_token");
-  if (idToken) {
-    const auth = authFromToken(idToken, "cognito");
-    if (auth) sessionStore.getState().signIn(auth);
-  }
-  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  const search = window.location.search;
+  const params = new URLSearchParams(search);
+  if (!params.has("code") && !params.has("error")) return;
+  // The code is single-use: take it out of the address bar (and history) before anything else.
+  for (const name of ["code", "state", "error", "error_description"]) params.delete(name);
+  const rest = params.toString();
+  window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : ""));
+  void completeSignIn(search)
+    .then((idToken) => {
+      const auth = idToken ? authFromToken(idToken, "cognito") : null;
+      if (auth) sessionStore.getState().signIn(auth);
+    })
+    .catch((err: unknown) => console.warn(err instanceof Error ? err.message : String(err)));
 }
 
 function initialPost(): string | null {
@@ -73,7 +80,7 @@ export function RealtimeApp() {
   useLiveFeatures(webSocketStore, auth?.userId ?? null, Boolean(config));
 
   // Local tokens are renewed a minute before they expire (the token endpoint needs only the
-  // username); others (Cognito implicit flow: no refresh token) sign out at expiry.
+  // username); Cognito sessions sign out when the ID token expires (no refresh token is kept).
   useEffect(() => {
     if (!auth) return;
     const cap = (ms: number) => Math.max(0, Math.min(ms, 2 ** 31 - 1));

@@ -3,19 +3,10 @@
 import { useId, useState, type FormEvent } from "react";
 
 import { fetchDevToken } from "@/lib/api";
+import { authorizeUrl } from "@/lib/oauth";
 import { authFromToken, useSession } from "@/store/session";
 
-export function cognitoAuthorizeUrl(domain: string, clientId: string, redirectUri: string): string {
-  const params = new URLSearchParams({
-    client_id: clientId,
-    response_type: "token",
-    scope: "openid email profile",
-    redirect_uri: redirectUri,
-  });
-  return `${domain.replace(/\/+$/, "")}/oauth2/authorize?${params.toString()}`;
-}
-
-function redirectUri(configured: string | undefined): string {
+export function redirectUri(configured: string | undefined): string {
   return configured ?? `${window.location.origin}${window.location.pathname}`;
 }
 
@@ -84,13 +75,24 @@ export function SignIn() {
       {cognito ? (
         <>
           <p className="muted">You will be sent to the sign-in page and come back here.</p>
-          <a
+          <button
+            type="button"
             className="btn btn-primary"
             data-testid="signin-cognito"
-            href={cognitoAuthorizeUrl(config.cognitoDomain!, config.cognitoClientId!, redirectUri(config.cognitoRedirectUri))}
+            disabled={busy}
+            onClick={() => {
+              setBusy(true);
+              // Authorization code + PKCE, with state and nonce (lib/oauth.ts).
+              void authorizeUrl(config.cognitoDomain!, config.cognitoClientId!, redirectUri(config.cognitoRedirectUri))
+                .then((url) => window.location.assign(url))
+                .catch((err: unknown) => {
+                  setError(`Could not sign in: ${err instanceof Error ? err.message : String(err)}`);
+                  setBusy(false);
+                });
+            }}
           >
             Sign in
-          </a>
+          </button>
         </>
       ) : (
         <form onSubmit={onSubmit} className="signin-form" noValidate>

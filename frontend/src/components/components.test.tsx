@@ -1,4 +1,4 @@
-import { act, fireEvent, render, screen, within } from "@testing-library/react";
+import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { commentsStore, connectCommentsToWebSocket } from "@/store/comments";
@@ -10,7 +10,7 @@ import { comment, envelope, FakeWebSocket } from "@/test/fakeWebSocket";
 import { CommentsSection } from "./CommentsSection";
 import { ConnectionStatus } from "./ConnectionStatus";
 import { RealtimeNotifications } from "./RealtimeNotifications";
-import { cognitoAuthorizeUrl, SignIn } from "./SignIn";
+import { SignIn } from "./SignIn";
 
 const config = { websocketUrl: "ws://h:1", apiUrl: "http://api", tokenUrl: "http://api/dev/token" };
 
@@ -172,21 +172,33 @@ describe("SignIn", () => {
     expect(window.sessionStorage.getItem(AUTH_STORAGE_KEY)).toBeNull();
   });
 
-  it("cloud: links to the Cognito hosted sign-in (implicit flow)", () => {
+  it("cloud: Sign in goes to the Cognito hosted sign-in with the code flow, PKCE, state and nonce", async () => {
     sessionStore.setState({
       auth: null,
       config: { ...config, cognitoDomain: "https://rc.auth.eu-west-1.amazoncognito.com/", cognitoClientId: "client123", cognitoRedirectUri: "https://app.example/" },
     });
-    render(<SignIn />);
-    const href = screen.getByTestId("signin-cognito").getAttribute("href")!;
-    const url = new URL(href);
+    const assign = vi.fn();
+    const original = window.location;
+    Object.defineProperty(window, "location", { configurable: true, value: { ...original, assign } });
+    try {
+      render(<SignIn />);
+      fireEvent.click(screen.getByTestId("signin-cognito"));
+      await waitFor(() => expect(assign).toHaveBeenCalledTimes(1));
+    } finally {
+      Object.defineProperty(window, "location", { configurable: true, value: original });
+    }
+    const url = new URL(assign.mock.calls[0]![0] as string);
     expect(url.origin + url.pathname).toBe("https://rc.auth.eu-west-1.amazoncognito.com/oauth2/authorize");
-    expect(Object.fromEntries(url.searchParams)).toEqual({
+    const query = Object.fromEntries(url.searchParams);
+    expect(query).toMatchObject({
       client_id: "client123",
-      response_type: "token",
+      response_type: "code",
       scope: "openid email profile",
       redirect_uri: "https://app.example/",
+      code_challenge_method: "S256",
     });
-    expect(cognitoAuthorizeUrl("https://d", "c", "r")).toContain("response_type=token");
+    expect(query.state!.length).toBeGreaterThan(20);
+    expect(query.nonce!.length).toBeGreaterThan(20);
+    expect(query.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });

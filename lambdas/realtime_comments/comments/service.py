@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from realtime_comments.comments.cursor import decode_cursor, encode_cursor
@@ -12,6 +13,14 @@ from realtime_comments.envelope import utc_timestamp
 from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_text
 
 MAX_PAGE_SIZE = 100
+
+# `admit` runs right before a write, once the request is known to be valid and allowed: the
+# caller's rate limit goes there, so requests refused for any other reason cost no quota.
+Admit = Callable[[], None]
+
+
+def _admit_all() -> None:
+    return None
 
 
 class CommentNotFound(LookupError):
@@ -52,7 +61,13 @@ def parent_id_of(value: object) -> str | None:
 
 
 def create_comment(
-    repository: CommentsRepository, post_id: str, user_id: str, content: str, parent_id: str | None = None
+    repository: CommentsRepository,
+    post_id: str,
+    user_id: str,
+    content: str,
+    parent_id: str | None = None,
+    *,
+    admit: Admit = _admit_all,
 ) -> Comment:
     """Reserve the next seq atomically, then write the comment under it.
 
@@ -61,6 +76,13 @@ def create_comment(
     a seq and leaves no gap in the post's sequence.
     """
     validate_text(content, "content")
+    if parent_id is not None:
+        # Checked before the rate limit, so a refused reply costs no quota; claim_parent below
+        # checks again atomically, as it counts the reply (a write, hence after the limit).
+        known = repository.find_by_id(post_id, parent_id)
+        if known is None or known.deleted:
+            raise InvalidParent(f"parentId {parent_id} is not a comment of post {post_id}")
+    admit()
     parent_user_id = None
     if parent_id is not None:
         parent = repository.claim_parent(post_id, parent_id)
@@ -106,10 +128,16 @@ def _owned_comment(repository: CommentsRepository, post_id: str, comment_id: str
 
 
 def update_comment(
-    repository: CommentsRepository, post_id: str, comment_id: str, user_id: str, content: str
+    repository: CommentsRepository,
+    post_id: str,
+    comment_id: str,
+    user_id: str,
+    content: str,
+    admit: Admit = _admit_all,
 ) -> Comment:
     validate_text(content, "content")
     comment = _owned_comment(repository, post_id, comment_id, user_id)
+    admit()
     try:
         return repository.update_content(comment, content, utc_timestamp())
     except CommentConflict as exc:
@@ -117,10 +145,13 @@ def update_comment(
         raise CommentNotFound(f"comment {comment_id} not found") from exc
 
 
-def delete_comment(repository: CommentsRepository, post_id: str, comment_id: str, user_id: str) -> None:
+def delete_comment(
+    repository: CommentsRepository, post_id: str, comment_id: str, user_id: str, admit: Admit = _admit_all
+) -> None:
     """A comment nobody replied to goes; one with replies becomes a tombstone so they keep their
     parent. A reply that lands between the read and the delete makes the delete a tombstone."""
     comment = _owned_comment(repository, post_id, comment_id, user_id)
+    admit()
     try:
         if comment.reply_count == 0:
             try:

@@ -1,18 +1,22 @@
 """Data access for the connections table (item shapes in docs/design.md, "Connections").
 
 One table holds four kinds of item, keyed by `connectionId` + `sk`:
-- the connection itself, sk "connection";
+- the connection itself, sk "connection", with the set `subscriptions` of the posts it holds
+  (the limit per connection is checked on it) and `actionTat`, its action-frame rate bucket;
 - one subscription per post, sk "sub#<postId>", carrying `postId` so that the sparse GSI
   `byPost` lists a post's subscribers with one Query;
 - a registry entry per connection, partition "#all#<shard>", sk = the connection id, which lists
   every connection for `broadcast_to_all` with one Query per shard (never a Scan);
 - the connection counter, one item per shard, partition "#stats#<shard>", sk "counter",
   attribute `connectionCount` kept by atomic ADDs on connect, disconnect and 410 cleanup.
+- per user, partition "#user#<userId>": the connection slots (limits/connection_slots.py) and
+  the comment-write rate bucket.
 API Gateway connection ids never contain "#", so the "#..." partitions cannot collide with them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import zlib
 from collections.abc import Iterator
@@ -21,6 +25,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from realtime_comments.envelope import utc_timestamp
+from realtime_comments.limits.connection_slots import release_connection_slot
 from realtime_comments.presence import PresenceCounter
 from realtime_comments.serialization import from_attributes, to_attributes
 
@@ -43,6 +48,7 @@ COUNTER_ATTRIBUTE = "connectionCount"
 # Set on connection items that were added to the counter, so that only those are taken off it
 # (items written before the counter existed, or refreshed by a retried $connect, are not).
 COUNTED_ATTRIBUTE = "counted"
+SUBSCRIPTIONS_ATTRIBUTE = "subscriptions"
 _BATCH_WRITE_LIMIT = 25
 _UNPROCESSED_RETRIES = 8
 
@@ -61,6 +67,14 @@ def registry_key(connection_id: str) -> dict[str, Any]:
 
 def counter_key(shard: int) -> dict[str, Any]:
     return {"connectionId": f"{COUNTER_PREFIX}{shard:02d}", "sk": COUNTER_SK}
+
+
+class TooManySubscriptions(Exception):
+    """The connection already holds the most subscriptions it may."""
+
+
+class ConnectionGone(Exception):
+    """The connection item no longer exists (it disconnected, or expired)."""
 
 
 class ConnectionsRepository:
@@ -151,6 +165,8 @@ class ConnectionsRepository:
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
         if old and old.get(COUNTED_ATTRIBUTE, {}).get("BOOL"):
             self._add_to_count(connection_id, -1)
+        if old and "userId" in old:
+            release_connection_slot(self.client, self.table_name, old["userId"]["S"], connection_id)
         return removed
 
     def all_connection_ids(self) -> Iterator[str]:
@@ -192,6 +208,54 @@ class ConnectionsRepository:
         raise RuntimeError("could not read the connection counter")
 
     # --- subscriptions ---------------------------------------------------------------------
+    def subscribe(self, connection_id: str, post_id: str, limit: int) -> int | None:
+        """Add the post to the connection's set and store its subscription item; returns the
+        post's viewers after it (None without presence). One conditional UpdateItem decides: a
+        post already held takes no new slot, and a connection at `limit` raises
+        TooManySubscriptions with nothing written."""
+        names = {"#subs": SUBSCRIPTIONS_ATTRIBUTE}
+        try:
+            connection = self.client.update_item(
+                TableName=self.table_name,
+                Key=to_attributes({"connectionId": connection_id, "sk": CONNECTION_SK}),
+                UpdateExpression="ADD #subs :post",
+                ConditionExpression=(
+                    "attribute_exists(connectionId) AND (attribute_not_exists(#subs)"
+                    " OR size(#subs) < :limit OR contains(#subs, :postId))"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":post": {"SS": [post_id]},
+                    ":postId": {"S": post_id},
+                    ":limit": {"N": str(limit)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )["Attributes"]
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            if error.response.get("Item"):
+                raise TooManySubscriptions(connection_id) from error
+            raise ConnectionGone(connection_id) from error
+        item = from_attributes(connection)
+        # The subscription expires with its connection, so the TTL sweep removes both together.
+        return self.put_subscription(
+            connection_id, post_id, str(item.get("userId", "")), int(item["expiresAt"])
+        )
+
+    def unsubscribe(self, connection_id: str, post_id: str) -> None:
+        """Delete the subscription item and free its slot in the connection's set."""
+        self.delete_subscription(connection_id, post_id)
+        # A connection that is gone takes its subscriptions with it: nothing to free then.
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=to_attributes({"connectionId": connection_id, "sk": CONNECTION_SK}),
+                UpdateExpression="DELETE #subs :post",
+                ConditionExpression="attribute_exists(connectionId)",
+                ExpressionAttributeNames={"#subs": SUBSCRIPTIONS_ATTRIBUTE},
+                ExpressionAttributeValues={":post": {"SS": [post_id]}},
+            )
+
     def put_subscription(self, connection_id: str, post_id: str, user_id: str, expires_at: int) -> int | None:
         """Store the subscription (again: a no-op refresh); returns the post's viewers after it
         (None without presence)."""

@@ -1,7 +1,7 @@
 """The named WebSocket actions (subscribe, unsubscribe, typing, ping) and the $default echo.
 
 Each function returns the messages to send back to the caller, in order; the handler sends them.
-Bad parameters become an `error` message, never an exception.
+Bad parameters become an `error` message with a stable `code` (docs/contract.md), never an exception.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from realtime_comments.comments.repository import CommentsRepository
 from realtime_comments.connections import ConnectionsRepository
+from realtime_comments.connections.repository import ConnectionGone, TooManySubscriptions
 from realtime_comments.envelope import ERROR, PONG, SUBSCRIBED, TEST, TYPING, UNSUBSCRIBED, encode_message
 from realtime_comments.validation import InvalidParameter, safe_text, validate_post_id, validate_seq
 from realtime_comments.websocket.comments_list import comments_list_message
@@ -25,6 +26,15 @@ NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
 # Sends a ready message to some connections (inline or through the fan-out queue).
 Relay = Callable[[str, list[str]], Any]
 
+# The `code` of every error frame (docs/contract.md lists them).
+INVALID_MESSAGE = "INVALID_MESSAGE"
+UNKNOWN_ACTION = "UNKNOWN_ACTION"
+VALIDATION_ERROR = "VALIDATION_ERROR"
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+NOT_CONNECTED = "NOT_CONNECTED"
+RATE_LIMITED = "RATE_LIMITED"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
 
 @dataclass(frozen=True)
 class ActionContext:
@@ -33,18 +43,15 @@ class ActionContext:
     connections: ConnectionsRepository
     comments: CommentsRepository
     page_size: int
-    connection_ttl_seconds: int
+    max_subscriptions: int
     relay: Relay | None = None
     clock: Callable[[], float] = time.time
 
 
-def error_message(action: str, message: str, code: str | None = None) -> str:
+def error_message(action: str, code: str, message: str) -> str:
     # `action` is the client's text: a JSON escape can make it a lone surrogate, which no frame
     # can carry, so it is echoed with U+FFFD in its place.
-    data = {"action": safe_text(action), "message": message}
-    if code is not None:
-        data["code"] = code
-    return encode_message(ERROR, data)
+    return encode_message(ERROR, {"action": safe_text(action), "code": code, "message": message})
 
 
 def echo_message(frame: str) -> str:
@@ -56,15 +63,19 @@ def subscribe(context: ActionContext, body: dict[str, Any]) -> list[str]:
     since = body.get("since")
     if since is not None:
         since = validate_seq(since, "since")
-    connection = context.connections.get_connection(context.connection_id)
-    # The subscription expires with its connection, so the TTL sweep removes both together.
-    if connection:
-        expires_at = int(connection["expiresAt"])
-        user_id = context.user_id or str(connection.get("userId", ""))
-    else:
-        expires_at = int(time.time()) + context.connection_ttl_seconds
-        user_id = context.user_id or ""
-    viewers = context.connections.put_subscription(context.connection_id, post_id, user_id, expires_at)
+    try:
+        viewers = context.connections.subscribe(context.connection_id, post_id, context.max_subscriptions)
+    except TooManySubscriptions:
+        return [
+            error_message(
+                "subscribe",
+                TOO_MANY_SUBSCRIPTIONS,
+                f"a connection may hold at most {context.max_subscriptions} subscriptions; "
+                "unsubscribe from a post first",
+            )
+        ]
+    except ConnectionGone:
+        return [error_message("subscribe", NOT_CONNECTED, "this connection is closed; reconnect")]
     return [
         encode_message(SUBSCRIBED, {"postId": post_id, "viewers": viewers or 0}),
         comments_list_message(context.comments, post_id, limit=context.page_size, since=since),
@@ -73,7 +84,7 @@ def subscribe(context: ActionContext, body: dict[str, Any]) -> list[str]:
 
 def unsubscribe(context: ActionContext, body: dict[str, Any]) -> list[str]:
     post_id = validate_post_id(body.get("postId"))
-    context.connections.delete_subscription(context.connection_id, post_id)
+    context.connections.unsubscribe(context.connection_id, post_id)
     return [encode_message(UNSUBSCRIBED, {"postId": post_id})]
 
 
@@ -84,7 +95,7 @@ def typing(context: ActionContext, body: dict[str, Any]) -> list[str]:
     subscription = context.connections.get_subscription(context.connection_id, post_id)
     if subscription is None:
         return [
-            error_message("typing", f"this connection does not subscribe to post {post_id}", NOT_SUBSCRIBED)
+            error_message("typing", NOT_SUBSCRIBED, f"this connection does not subscribe to post {post_id}")
         ]
     now_ms = int(context.clock() * 1000)
     if not context.connections.claim_typing_slot(context.connection_id, now_ms, TYPING_INTERVAL_MS):
@@ -106,11 +117,21 @@ _ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe, "typing": typing
 def run_action(context: ActionContext, action: str, body: dict[str, Any] | None) -> list[str]:
     """The replies to one action frame (`body` is None when the frame was not a JSON object)."""
     if body is None:
-        return [error_message(action, "the message must be a JSON object")]
+        return [error_message(action, INVALID_MESSAGE, "the message must be a JSON object")]
     handler = _ACTIONS.get(action)
     if handler is None:
-        return [error_message(action, f"unknown action; expected one of {', '.join(KNOWN_ACTIONS)}")]
+        return [
+            error_message(
+                action, UNKNOWN_ACTION, f"unknown action; expected one of {', '.join(KNOWN_ACTIONS)}"
+            )
+        ]
     try:
         return handler(context, body)
     except InvalidParameter as exc:
-        return [error_message(action, str(exc))]
+        return [error_message(action, VALIDATION_ERROR, str(exc))]
+
+
+def rate_limited_message(action: str, retry_after: float) -> str:
+    return error_message(
+        action, RATE_LIMITED, f"too many messages on this connection; retry in {retry_after:.1f} s"
+    )

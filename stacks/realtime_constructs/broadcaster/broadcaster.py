@@ -19,7 +19,7 @@ from realtime_comments.settings import (
 
 from .. import _access as access
 from .._nag import acknowledge, acknowledge_function_wildcards
-from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
+from ..lambda_defaults import STREAM_UNRESERVED, FunctionDefaults, ServiceFunction, invocation_target
 from ..notifications_store import NotificationsStore
 from ..websocket_api import WebSocketApi
 
@@ -41,6 +41,13 @@ class BroadcasterOptions:
     128 concurrent sends), ``fanout_worker_batch_size`` (SQS messages per invocation, 1),
     ``fanout_max_receive_count`` (3, then the fan-out DLQ), ``broadcaster_timeout`` (60 s),
     ``worker_timeout`` (60 s), ``memory_size`` (512 MiB), ``dlq_retention`` (14 days).
+    Concurrency: ``fanout_reserved_concurrency`` (default none) reserves and caps the fan-out
+    worker, whose SQS poller otherwise scales with the queue's depth (each invocation runs
+    ``send_concurrency`` sends) and can take the account's concurrency from the request path; the
+    queue's event source then polls with at most that many concurrent invocations, so throttling
+    never counts receives towards the DLQ. ``stream_reserved_concurrency`` (default none)
+    guarantees the stream broadcaster capacity under a flood elsewhere. Leave at least 100
+    executions of the account unreserved.
     """
 
     batch_size: int = 100
@@ -55,6 +62,8 @@ class BroadcasterOptions:
     worker_timeout: Duration = field(default_factory=lambda: Duration.seconds(60))
     memory_size: int = 512
     dlq_retention: Duration = field(default_factory=lambda: Duration.days(14))
+    fanout_reserved_concurrency: int | None = None
+    stream_reserved_concurrency: int | None = None
 
 
 class Broadcaster(Construct):
@@ -146,6 +155,8 @@ class Broadcaster(Construct):
             description="Comments stream -> comment.created/updated/deleted to the post's subscribers",
             timeout=opts.broadcaster_timeout,
             memory_size=opts.memory_size,
+            reserved_concurrency=opts.stream_reserved_concurrency,
+            unreserved_reason=STREAM_UNRESERVED,
             environment=BroadcastSettings(
                 connections_table_name=connections_table.table_name,
                 websocket_callback_url=websocket.callback_url,
@@ -180,12 +191,22 @@ class Broadcaster(Construct):
                 connections_table_name=connections_table.table_name,
                 websocket_callback_url=websocket.callback_url,
             ).to_env(),
+            reserved_concurrency=opts.fanout_reserved_concurrency,
+            unreserved_reason=(
+                "Not reserved in this deployment (BroadcasterOptions.fanout_reserved_concurrency, "
+                "StageConfig.reserved_concurrency): accounts with a low concurrency quota cannot "
+                "reserve any. Its SQS poller scales with the fan-out queue's depth; staging and prod "
+                "reserve it."
+            ),
         ).function
+        reserved = opts.fanout_reserved_concurrency
         invocation_target(self.fanout_function).add_event_source(
             sources.SqsEventSource(
                 self.fanout_queue,
                 batch_size=opts.fanout_worker_batch_size,
                 report_batch_item_failures=True,
+                # SQS pollers allow 2..1000; at or below the reservation, so none is throttled.
+                max_concurrency=max(2, reserved) if reserved else None,
             )
         )
 
@@ -202,6 +223,7 @@ class Broadcaster(Construct):
                 defaults=defaults,
                 description="Comments stream -> reply notifications, pushed to the user's connections",
                 timeout=opts.broadcaster_timeout,
+                unreserved_reason=STREAM_UNRESERVED,
                 environment=NotifierSettings(
                     connections_table_name=connections_table.table_name,
                     websocket_callback_url=websocket.callback_url,

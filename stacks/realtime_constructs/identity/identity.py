@@ -28,11 +28,12 @@ class OidcIssuer:
 
 @dataclass(frozen=True)
 class HostedSignIn:
-    """Cognito's hosted sign-in page for a browser app (the frontend's implicit flow).
+    """Cognito's hosted sign-in page for a browser app (authorization code flow with PKCE; the
+    implicit grant is off).
 
     :param domain_prefix: the Cognito domain ``https://<prefix>.auth.<region>.amazoncognito.com``;
         globally unique across AWS, so it has no default.
-    :param callback_urls: where Cognito may send the ID token back (the site URL exactly, e.g.
+    :param callback_urls: where Cognito may send the authorization code back (the site URL exactly, e.g.
         ``https://comments.example.com/``).
     :param logout_urls: where sign-out may return to; default ``callback_urls``.
     """
@@ -194,10 +195,11 @@ class Identity(Construct):
 
 
 def _hosted_sign_in_oauth(hosted: HostedSignIn) -> cognito.OAuthSettings:
-    # The browser app receives the ID token in the URL fragment (implicit grant); the code grant
-    # is enabled too so that a server-side app can use the same client.
+    # Authorization code only: the browser app exchanges the code with a PKCE verifier and checks
+    # state and nonce (frontend/src/lib/oauth.ts). The implicit grant would hand tokens over in the
+    # URL fragment with nothing tying them to the browser that asked (login CSRF).
     return cognito.OAuthSettings(
-        flows=cognito.OAuthFlows(implicit_code_grant=True, authorization_code_grant=True),
+        flows=cognito.OAuthFlows(implicit_code_grant=False, authorization_code_grant=True),
         scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
         callback_urls=list(hosted.callback_urls),
         logout_urls=list(hosted.logout_urls or hosted.callback_urls),

@@ -5,6 +5,7 @@ from .bundling import LayerPlatform, PipLayerBundling, build_layer_cache, requir
 from .service_function import (
     CODE_EXCLUDES,
     POWERTOOLS_LAYER_ARN,
+    STREAM_UNRESERVED,
     DependenciesLayer,
     FunctionDefaults,
     ServiceFunction,
@@ -15,6 +16,7 @@ from .service_function import (
 __all__ = [
     "CODE_EXCLUDES",
     "POWERTOOLS_LAYER_ARN",
+    "STREAM_UNRESERVED",
     "DependenciesLayer",
     "FunctionDefaults",
     "LayerPlatform",

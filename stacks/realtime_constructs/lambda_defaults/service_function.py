@@ -12,6 +12,7 @@ from aws_cdk import (
     Annotations,
     AssetHashType,
     BundlingOptions,
+    CfnResource,
     DockerImage,
     Duration,
     Fn,
@@ -219,13 +220,27 @@ def _code_for(scope: Construct, path: Path) -> lambda_.Code:
     return cache[key]
 
 
+# Why a function has no reserved concurrency, for checkov's CKV_AWS_115 (written on the function).
+SYNCHRONOUS_UNRESERVED = (
+    "Invoked synchronously by API Gateway behind the stage throttle (rate and burst limits), which "
+    "bounds its concurrency; a reservation would cap requests below that throttle and take capacity "
+    "from the account's unreserved pool."
+)
+STREAM_UNRESERVED = (
+    "A DynamoDB stream consumer: Lambda runs at most parallelization-factor (default 1) invocations "
+    "per shard, so its concurrency is bounded by the table's shard count."
+)
+
+
 class ServiceFunction(Construct):
     """A Python Lambda function with the project's defaults.
 
     Runtime ``python3.14`` on ``FunctionDefaults.architecture`` (arm64 by default), the Powertools
     layer of that architecture
     and the dependencies layer, active X-Ray tracing, its own log group with retention, and the
-    ``POWERTOOLS_*`` environment. Attributes: ``function`` (``lambda_.Function``), ``log_group``,
+    ``POWERTOOLS_*`` environment. ``reserved_concurrency`` reserves (and caps) its concurrency;
+    without one, ``unreserved_reason`` is written on the function as checkov's acknowledgement of
+    CKV_AWS_115. Attributes: ``function`` (``lambda_.Function``), ``log_group``,
     ``role`` (its execution role, allowed to write to ``log_group`` only).
     """
 
@@ -241,6 +256,8 @@ class ServiceFunction(Construct):
         memory_size: int | None = None,
         timeout: Duration | None = None,
         extra_layers: Sequence[lambda_.ILayerVersion] = (),
+        reserved_concurrency: int | None = None,
+        unreserved_reason: str = SYNCHRONOUS_UNRESERVED,
     ) -> None:
         super().__init__(scope, id)
         defaults = defaults or FunctionDefaults()
@@ -291,9 +308,14 @@ class ServiceFunction(Construct):
             role=self.role,
             description=description,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if defaults.snap_start else None,
+            reserved_concurrent_executions=reserved_concurrency,
         )
         # Active tracing needs xray:Put* on "*" (no resource-level permissions).
         acknowledge_function_wildcards(self, [self.function], kinds=frozenset({"IAM5[xray]"}))
+        if reserved_concurrency is None:
+            cfn = self.function.node.default_child
+            assert isinstance(cfn, CfnResource)
+            cfn.add_metadata("checkov", {"skip": [{"id": "CKV_AWS_115", "comment": unreserved_reason}]})
         self.alias: lambda_.Alias | None = None
         if defaults.snap_start:
             Annotations.of(self.function).acknowledge_warning(

@@ -13,18 +13,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 from realtime_comments.settings import (
+    DEFAULT_ACTION_BURST,
+    DEFAULT_ACTION_RATE,
     DEFAULT_COMMENTS_PAGE_SIZE,
     DEFAULT_CONNECTION_TTL_SECONDS,
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     ActionsSettings,
     AuthorizerSettings,
     ConnectSettings,
+    DefaultRouteSettings,
     DisconnectSettings,
-    ReplySettings,
 )
 
 from .. import _access as access
 from .._access_logs import WEBSOCKET_LOG_FIELDS, AccessLogSettings
 from .._nag import acknowledge, acknowledge_function_wildcards
+from .._origins import check_allowed_origins
 from ..lambda_defaults import FunctionDefaults, ServiceFunction, invocation_target
 
 ACTION_ROUTES: tuple[str, ...] = ("subscribe", "unsubscribe", "typing", "ping")
@@ -44,11 +49,17 @@ class WebSocketApiOptions:
     :param throttle_burst_limit: default 200.
     :param connection_ttl: ``CONNECTION_TTL_SECONDS``, default 24 hours.
     :param comments_page_size: ``COMMENTS_PAGE_SIZE`` (history sent on subscribe), default 50.
-    :param allowed_origins: ``ALLOWED_ORIGINS`` checked by the authorizer; default ``("*",)``.
     :param access_log_retention: default one month.
     :param access_log_removal_policy: default ``DESTROY``.
     :param create_account_logging_role: set the account-level API Gateway CloudWatch Logs role
         (required once per account and region before WebSocket access logs work). Default ``False``.
+    :param max_subscriptions_per_connection: ``MAX_SUBSCRIPTIONS_PER_CONNECTION``, default 50;
+        the next ``subscribe`` gets an ``error`` with code ``TOO_MANY_SUBSCRIPTIONS``.
+    :param max_connections_per_user: ``MAX_CONNECTIONS_PER_USER``, default 10; the next
+        ``$connect`` of that user is refused (HTTP 429) at the handshake.
+    :param action_rate_limit / action_burst_limit: ``ACTION_RATE`` / ``ACTION_BURST``, frames per
+        second and burst per connection (actions and ``$default`` together), default 10 / 20;
+        beyond that a frame gets an ``error`` with code ``RATE_LIMITED`` and is not processed.
     """
 
     stage_name: str = "live"
@@ -57,10 +68,13 @@ class WebSocketApiOptions:
     throttle_burst_limit: int = 200
     connection_ttl: Duration = field(default_factory=lambda: Duration.seconds(DEFAULT_CONNECTION_TTL_SECONDS))
     comments_page_size: int = DEFAULT_COMMENTS_PAGE_SIZE
-    allowed_origins: Sequence[str] = ("*",)
     access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     access_log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
     create_account_logging_role: bool = False
+    max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
+    max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
+    action_rate_limit: int = DEFAULT_ACTION_RATE
+    action_burst_limit: int = DEFAULT_ACTION_BURST
 
 
 class WebSocketApi(Construct):
@@ -73,6 +87,9 @@ class WebSocketApi(Construct):
     :param connections_table: the ConnectionsStore table.
     :param comments_table: the CommentsStore table (history replayed on ``subscribe``).
     :param jwt_issuer / jwt_audience / jwks_url: what the authorizer verifies (see ``Identity``).
+    :param allowed_origins: required. The browser origins (``scheme://host[:port]``) whose
+        handshakes the authorizer accepts (``ALLOWED_ORIGINS``). ``("*",)`` turns the Origin check
+        off (any web page may open a socket with a user's token) and is only taken when passed.
     :param options: ``WebSocketApiOptions``.
     :param function_defaults: ``FunctionDefaults`` of the five functions.
 
@@ -92,12 +109,14 @@ class WebSocketApi(Construct):
         jwt_issuer: str,
         jwt_audience: str,
         jwks_url: str,
+        allowed_origins: Sequence[str],
         options: WebSocketApiOptions | None = None,
         function_defaults: FunctionDefaults | None = None,
     ) -> None:
         super().__init__(scope, id)
         opts = options or WebSocketApiOptions()
         self.options = opts
+        self.allowed_origins = check_allowed_origins("WebSocketApi", allowed_origins)
         defaults = function_defaults or FunctionDefaults()
         # The callback URL is known before the stage exists; functions need it in their env.
         self.api = apigwv2.WebSocketApi(
@@ -113,9 +132,7 @@ class WebSocketApi(Construct):
         )
 
         ttl_seconds = int(opts.connection_ttl.to_seconds())
-        replies = ReplySettings(
-            connections_table_name=connections_table.table_name, websocket_callback_url=self.callback_url
-        )
+        frame_rate = {"action_rate": opts.action_rate_limit, "action_burst": opts.action_burst_limit}
         self.authorizer_function = ServiceFunction(
             self,
             "AuthorizerFunction",
@@ -126,7 +143,7 @@ class WebSocketApi(Construct):
                 jwt_issuer=jwt_issuer,
                 jwt_audience=jwt_audience,
                 jwks_url=jwks_url,
-                allowed_origins=tuple(opts.allowed_origins),
+                allowed_origins=self.allowed_origins,
             ).to_env(),
         ).function
         self.connect_function = ServiceFunction(
@@ -136,7 +153,9 @@ class WebSocketApi(Construct):
             defaults=defaults,
             description="WebSocket $connect: stores the connection",
             environment=ConnectSettings(
-                connections_table_name=connections_table.table_name, connection_ttl_seconds=ttl_seconds
+                connections_table_name=connections_table.table_name,
+                connection_ttl_seconds=ttl_seconds,
+                max_connections_per_user=opts.max_connections_per_user,
             ).to_env(),
         ).function
         self.disconnect_function = ServiceFunction(
@@ -157,8 +176,9 @@ class WebSocketApi(Construct):
                 connections_table_name=connections_table.table_name,
                 websocket_callback_url=self.callback_url,
                 comments_table_name=comments_table.table_name,
-                connection_ttl_seconds=ttl_seconds,
                 comments_page_size=opts.comments_page_size,
+                max_subscriptions_per_connection=opts.max_subscriptions_per_connection,
+                **frame_rate,
             ).to_env(),
         ).function
         self.default_function = ServiceFunction(
@@ -167,7 +187,11 @@ class WebSocketApi(Construct):
             handler="handlers.ws_default.handler",
             defaults=defaults,
             description="WebSocket $default: echoes the frame as a test message",
-            environment=replies.to_env(),
+            environment=DefaultRouteSettings(
+                connections_table_name=connections_table.table_name,
+                websocket_callback_url=self.callback_url,
+                **frame_rate,
+            ).to_env(),
         ).function
 
         self.authorizer = authorizers.WebSocketLambdaAuthorizer(
@@ -244,8 +268,10 @@ class WebSocketApi(Construct):
         self._acknowledge_findings()
         connections_table.grant(self.connect_function, *access.CONNECTION_PUT)
         connections_table.grant(self.disconnect_function, *access.CONNECTION_CLEANUP)
-        connections_table.grant(self.actions_function, *access.SUBSCRIPTIONS, *access.CONNECTION_CLEANUP)
-        connections_table.grant(self.default_function, *access.CONNECTION_CLEANUP)
+        connections_table.grant(
+            self.actions_function, *access.SUBSCRIPTIONS, *access.RATE_BUCKET, *access.CONNECTION_CLEANUP
+        )
+        connections_table.grant(self.default_function, *access.RATE_BUCKET, *access.CONNECTION_CLEANUP)
         comments_table.grant(self.actions_function, *access.COMMENTS_READ)
 
     def _acknowledge_findings(self) -> None:
