@@ -90,23 +90,65 @@ def websocket_frame(payload: bytes, text: bool) -> bytes:
 
 
 class FaultInjector:
-    """Test hook: make ``@connections`` POSTs whose body contains a marker fail ``count`` times."""
+    """Test hook: make ``@connections`` POSTs whose body contains a marker fail ``count`` times.
+
+    With ``delay_ms`` the POST is held that long first (then answered ``status``, or delivered
+    when no status is given): the sending function stays inside its invocation meanwhile, which
+    is how a test kills a worker mid-invocation deterministically (``held`` says when).
+    """
 
     def __init__(self) -> None:
         self.rules: list[dict[str, Any]] = []
+        self.held = 0  # POSTs being held right now
 
-    def add(self, marker: str, count: int, status: int) -> None:
+    def add(self, marker: str, count: int, status: int | None, delay_ms: float = 0.0) -> None:
         """Add a rule; ``count`` 0 removes the rules of that marker."""
         self.rules = [r for r in self.rules if r["marker"] != marker.encode()]
         if count > 0:
-            self.rules.append({"marker": marker.encode(), "count": count, "status": status})
+            self.rules.append(
+                {"marker": marker.encode(), "count": count, "status": status, "delay": delay_ms / 1000}
+            )
+
+    def _take(self, body: bytes, delayed: bool) -> dict[str, Any] | None:
+        for rule in self.rules:
+            if rule["count"] > 0 and bool(rule["delay"]) == delayed and rule["marker"] in body:
+                rule["count"] -= 1
+                return rule
+        return None
 
     def check(self, body: bytes) -> int | None:
-        for rule in self.rules:
-            if rule["count"] > 0 and rule["marker"] in body:
-                rule["count"] -= 1
-                return rule["status"]
-        return None
+        """The status of the first immediate rule matching ``body`` (used up by one)."""
+        rule = self._take(body, delayed=False)
+        return None if rule is None else rule["status"]
+
+    def must_hold(self, body: bytes) -> bool:
+        return any(r["count"] > 0 and r["delay"] and r["marker"] in body for r in self.rules)
+
+    async def hold(self, body: bytes) -> tuple[bool, int | None]:
+        """Hold a POST a delayed rule matches: (whether one did, the status to answer after)."""
+        rule = self._take(body, delayed=True)
+        if rule is None:
+            return False, None
+        self.held += 1
+        try:
+            await asyncio.sleep(rule["delay"])
+        finally:
+            self.held -= 1
+        return True, rule["status"]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "held": self.held,
+            "rules": [
+                {
+                    "marker": r["marker"].decode(),
+                    "count": r["count"],
+                    "status": r["status"],
+                    "delayMs": r["delay"] * 1000,
+                }
+                for r in self.rules
+            ],
+        }
 
 
 def connection_id_of(path: str) -> str | None:
@@ -145,13 +187,18 @@ class ConnectionsApi:
         self._summary_task: asyncio.Task[None] | None = None
 
     # -- the answer -------------------------------------------------------------------------------
-    def respond_now(self, method: str, conn_id: str, body: bytes) -> Answer | None:
-        """The answer, if it can be given without waiting (None: use :meth:`respond`)."""
+    def respond_now(
+        self, method: str, conn_id: str, body: bytes, *, faults: bool = True
+    ) -> Answer | None:
+        """The answer, if it can be given without waiting (None: use :meth:`respond`).
+        ``faults``: apply the injected faults (not again to a POST already held by one)."""
         if self._summary_task is None:
             self._summary_task = asyncio.get_running_loop().create_task(self._summaries())
         conn = self.gateway.connections.get(conn_id)
         if method == "POST":
-            answer = self._check_post(conn, body)
+            if faults and self.faults.rules and self.faults.must_hold(body):
+                return None
+            answer = self._check_post(conn, body, faults=faults)
             if answer is not None:
                 return self._count(method, answer)
             assert conn is not None
@@ -170,7 +217,13 @@ class ConnectionsApi:
         return self._count(method, self._describe_or_close(method, conn))
 
     async def respond(self, method: str, conn_id: str, body: bytes) -> Answer:
-        answer = self.respond_now(method, conn_id, body)
+        faults = True
+        if method == "POST" and self.faults.rules:
+            held, status = await self.faults.hold(body)
+            if held and status is not None:
+                return self._count(method, error(status, "Injected failure (local test control)"))
+            faults = not held
+        answer = self.respond_now(method, conn_id, body, faults=faults)
         if answer is not None:
             return answer
         conn = self.gateway.connections.get(conn_id)
@@ -187,10 +240,10 @@ class ConnectionsApi:
             self.in_flight -= 1
         return self._count(method, OK)
 
-    def _check_post(self, conn: Connection | None, body: bytes) -> Answer | None:
+    def _check_post(self, conn: Connection | None, body: bytes, *, faults: bool = True) -> Answer | None:
         if conn is None or conn.ws.closed:
             return GONE
-        if self.faults.rules:
+        if faults and self.faults.rules:
             fault = self.faults.check(body)
             if fault is not None:
                 return error(fault, "Injected failure (local test control)")

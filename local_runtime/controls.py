@@ -10,6 +10,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from .connections_api import ConnectionsApi
+    from .functions import Functions
     from .websocket import WebSocketGateway
 
 log = logging.getLogger("local_runtime.controls")
@@ -21,10 +22,12 @@ class Controls:
         ws: WebSocketGateway | None,
         connections: ConnectionsApi | None,
         info: Callable[[], dict[str, Any]],
+        functions: Functions | None = None,
     ) -> None:
         self.ws = ws
         self.connections = connections
         self.info = info
+        self.functions = functions
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/__local/websocket/stop", self.ws_stop)
@@ -32,6 +35,8 @@ class Controls:
         app.router.add_post("/__local/websocket/drop", self.ws_drop)
         app.router.add_get("/__local/websocket/connections", self.ws_list)
         app.router.add_post("/__local/faults", self.faults)
+        app.router.add_get("/__local/faults", self.faults_list)
+        app.router.add_get("/__local/functions", self.functions_list)
         app.router.add_get("/__local/info", self.handle_info)
 
     async def ws_stop(self, request: web.Request) -> web.Response:
@@ -65,11 +70,29 @@ class Controls:
         return web.json_response(self.info())
 
     async def faults(self, request: web.Request) -> web.Response:
-        """The next ``count`` @connections POSTs whose body contains ``marker`` answer ``status``."""
+        """The next ``count`` @connections POSTs whose body contains ``marker`` answer ``status``
+        (default 500); with ``delayMs`` they are held that long first, and delivered after it
+        unless a ``status`` is given."""
         body = await request.json()
         if self.connections is None:
             return web.json_response({"error": "no websocket api"}, status=400)
+        delay_ms = float(body.get("delayMs") or 0)
+        status = body.get("status", None if delay_ms else 500)
         self.connections.faults.add(
-            str(body["marker"]), int(body.get("count", 1)), int(body.get("status", 500))
+            str(body["marker"]),
+            int(body.get("count", 1)),
+            None if status is None else int(status),
+            delay_ms,
         )
         return web.json_response({"ok": True})
+
+    async def faults_list(self, request: web.Request) -> web.Response:
+        """The fault rules and how many POSTs are being held now."""
+        if self.connections is None:
+            return web.json_response({"held": 0, "rules": []})
+        return web.json_response(self.connections.faults.describe())
+
+    async def functions_list(self, request: web.Request) -> web.Response:
+        """Each function's workers: pid, the invocation in flight, exits and replacements."""
+        pools = self.functions.pools if self.functions is not None else {}
+        return web.json_response({"functions": {lid: pool.describe() for lid, pool in pools.items()}})

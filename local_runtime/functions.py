@@ -5,6 +5,14 @@ variables (and module globals, boto3 clients, caches) never leak into another's 
 isolation Lambda's execution environments give. Workers stay warm between calls; up to
 ``max_workers`` run one function concurrently. A timeout kills the worker (like Lambda's
 sandbox reset) and the next call starts a fresh one.
+
+Workers are supervised: one that exits without being asked to (killed, crashed, out of memory)
+is logged with its pid and what it was doing, and replaced. Mid-invocation, the call fails with
+``Runtime.ExitError`` as in Lambda, so its caller's rules apply: an event source mapping retries
+the stream batch or leaves the SQS message for redelivery, API Gateway answers 500. Idle, it
+leaves the pool before a call can be handed to it. Either way a fresh worker is started in the
+background when the pool falls below its warm count (``describe()`` and ``GET /__local/functions``
+report pids, in-flight invocations and these counts).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import uuid
@@ -55,14 +64,46 @@ class WorkerDied(Exception):
     pass
 
 
+def exit_text(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit code {returncode}"
+
+
 class Worker:
     def __init__(self, pool: FunctionPool, index: int):
         self.pool = pool
         self.index = index
         self.proc: asyncio.subprocess.Process | None = None
         self._stderr_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self.init_error: dict[str, Any] | None = None
         self.init_ms = 0.0
+        self.stopping = False  # the pool asked it to go: its exit is not a fault
+        self.exit_reported = False
+        self.request_id: str | None = None  # the invocation in flight, if any
+        self.busy_since = 0.0
+        self.invocations = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    def describe(self) -> dict[str, Any]:
+        busy = self.request_id is not None
+        return {
+            "index": self.index,
+            "pid": self.pid,
+            "busy": busy,
+            "requestId": self.request_id,
+            "busyMs": round((time.monotonic() - self.busy_since) * 1000) if busy else 0,
+            "invocations": self.invocations,
+        }
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
@@ -78,6 +119,7 @@ class Worker:
             start_new_session=True,  # a terminal's Ctrl-C goes to the runtime, not to its workers
         )
         self._stderr_task = asyncio.create_task(self._forward_stderr())
+        self._watch_task = asyncio.create_task(self._watch())
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=120)  # type: ignore[union-attr]
         if not line:
             raise WorkerDied(f"{self.pool.spec.name}: worker exited during init")
@@ -91,6 +133,22 @@ class Worker:
                 self.init_error["errorType"],
                 self.init_error["errorMessage"],
             )
+
+    async def _watch(self) -> None:
+        """Tell the pool when this process exits on its own (SIGKILL, a crash)."""
+        assert self.proc
+        returncode = await self.proc.wait()
+        if not self.stopping:
+            self.pool._worker_exited(self, returncode)
+
+    async def reap(self, timeout: float = 2.0) -> None:
+        """After EOF on its pipe: wait for the exit and report it (its watcher may not have yet)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            returncode = await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
+            if not self.stopping:
+                self.pool._worker_exited(self, returncode)
 
     async def _forward_stderr(self) -> None:
         assert self.proc and self.proc.stderr
@@ -113,6 +171,7 @@ class Worker:
         return json.loads(line)
 
     async def kill(self) -> None:
+        self.stopping = True
         if self.proc and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
@@ -125,6 +184,7 @@ class Worker:
                 self._stderr_task.cancel()
 
     async def stop(self) -> None:
+        self.stopping = True
         if self.proc and self.proc.returncode is None and self.proc.stdin:
             try:
                 self.proc.stdin.close()
@@ -159,6 +219,10 @@ class FunctionPool:
         self._waits = 0  # calls that waited since the last saturation line
         self._most_waiting = 0
         self._saturation_logged = -SATURATION_LOG_INTERVAL
+        self.warm_target = 0  # workers kept started ahead of calls (warm()); refilled after a fault
+        self.exited = 0  # workers that exited without being asked to
+        self.replaced = 0  # workers started to replace them
+        self._refill_task: asyncio.Task[None] | None = None
 
     @property
     def worker_count(self) -> int:
@@ -180,6 +244,7 @@ class FunctionPool:
     async def warm(self, workers: int = 1) -> None:
         """Have ``workers`` idle workers ahead of the first calls (Lambda's init phase done early;
         more than one is what provisioned concurrency gives), started one after another."""
+        self.warm_target = max(self.warm_target, min(workers, self.max_workers))
         for _ in range(workers):
             if self._count >= min(workers, self.max_workers) or self._starting:
                 return
@@ -222,7 +287,11 @@ class FunctionPool:
             if self._closed:
                 raise WorkerDied("runtime is shutting down")
             if self._idle:
-                return self._idle.pop()
+                w = self._idle.pop()
+                if w.alive:
+                    return w
+                await self._discard(w)  # died since it came free; its watcher may not have run yet
+                continue
             # While a worker is starting, wait for it rather than start another one
             # (one cold start at a time per function; the pool still grows under load).
             if self._count < self.max_workers and not self._starting:
@@ -267,10 +336,85 @@ class FunctionPool:
         self._hand_over(w)
 
     async def _discard(self, w: Worker) -> None:
+        self._forget(w)
+        await w.kill()
+
+    def _forget(self, w: Worker) -> None:
+        """Take ``w`` out of the pool (once, whoever notices first: its watcher or its caller)."""
+        if w not in self._all:
+            return
         self._all.discard(w)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(w)
         self._count -= 1
         self._wake_one()  # a waiting call may start the replacement
-        await w.kill()
+
+    def _worker_exited(self, w: Worker, returncode: int) -> None:
+        """A worker's process exited without the pool asking (its watcher calls this)."""
+        if w not in self._all or w.exit_reported:
+            return
+        w.exit_reported = True
+        self.exited += 1
+        if w.request_id is not None:
+            log.warning(
+                "%s: worker %d (pid %s) %s during invocation %s (%.0f ms in); the call fails with "
+                "Runtime.ExitError and its caller's retry rules apply; replacing the worker",
+                self.short,
+                w.index,
+                w.pid,
+                exit_text(returncode),
+                w.request_id,
+                (time.monotonic() - w.busy_since) * 1000,
+            )
+            # Its caller sees EOF on the pipe and discards it; the replacement starts from there.
+        else:
+            log.warning(
+                "%s: worker %d (pid %s) %s while idle; replacing it",
+                self.short,
+                w.index,
+                w.pid,
+                exit_text(returncode),
+            )
+            self._forget(w)
+            self._refill()
+
+    def _refill(self) -> None:
+        """Back up to the warm count, in the background (Lambda starts a fresh environment)."""
+        if self._closed or self._count >= self.warm_target:
+            return
+        if self._refill_task is None or self._refill_task.done():
+            self._refill_task = asyncio.get_running_loop().create_task(self._refill_now())
+
+    async def _refill_now(self) -> None:
+        while not self._closed and self._count < self.warm_target and not self._starting:
+            self._count += 1
+            self._starting += 1
+            started = time.perf_counter()
+            try:
+                w = await self._spawn_reserved()
+            except Exception as exc:  # noqa: BLE001 - the next call tries again
+                log.error("%s: could not start a replacement worker: %s", self.short, exc)
+                return
+            self.replaced += 1
+            log.info(
+                "%s: worker %d (pid %s) started as a replacement (%.0f ms)",
+                self.short,
+                w.index,
+                w.pid,
+                (time.perf_counter() - started) * 1000,
+            )
+            self._hand_over(w)
+
+    def describe(self) -> dict[str, Any]:
+        """Workers (pid, in-flight invocation) and fault counts, for GET /__local/functions."""
+        return {
+            "name": self.spec.name,
+            "maxWorkers": self.max_workers,
+            "warmTarget": self.warm_target,
+            "workers": [w.describe() for w in sorted(self._all, key=lambda w: w.index)],
+            "exited": self.exited,
+            "replaced": self.replaced,
+        }
 
     async def invoke(self, event: Any, timeout: float | None = None) -> InvokeResult:
         started = time.perf_counter()
@@ -281,6 +425,8 @@ class FunctionPool:
         except Exception as exc:  # noqa: BLE001
             return InvokeResult(False, error_type="Runtime.Unavailable", error_message=str(exc))
         broken = False
+        w.request_id, w.busy_since = request_id, time.monotonic()
+        w.invocations += 1
         try:
             req = {
                 "id": request_id,
@@ -302,6 +448,7 @@ class FunctionPool:
                 )
             except (WorkerDied, BrokenPipeError, ConnectionResetError) as exc:
                 broken = True
+                await w.reap()  # report the exit with this invocation's id before it is cleared
                 return InvokeResult(
                     False,
                     error_type="Runtime.ExitError",
@@ -320,13 +467,17 @@ class FunctionPool:
                 duration_ms=dur,
             )
         finally:
+            w.request_id = None
             if broken:
                 await self._discard(w)
+                self._refill()
             else:
                 self._release(w)
 
     async def close(self) -> None:
         self._closed = True
+        if self._refill_task is not None:
+            self._refill_task.cancel()
         while self._wake_one():
             pass
         await asyncio.gather(*(w.stop() for w in list(self._all)), return_exceptions=True)
