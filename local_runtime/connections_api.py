@@ -187,9 +187,7 @@ class ConnectionsApi:
         self._summary_task: asyncio.Task[None] | None = None
 
     # -- the answer -------------------------------------------------------------------------------
-    def respond_now(
-        self, method: str, conn_id: str, body: bytes, *, faults: bool = True
-    ) -> Answer | None:
+    def respond_now(self, method: str, conn_id: str, body: bytes, *, faults: bool = True) -> Answer | None:
         """The answer, if it can be given without waiting (None: use :meth:`respond`).
         ``faults``: apply the injected faults (not again to a POST already held by one)."""
         if self._summary_task is None:

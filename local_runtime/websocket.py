@@ -183,7 +183,9 @@ class WebSocketGateway:
         try:
             await self._serve(conn)
         finally:
-            await self._closed(conn)
+            # A task of its own: shutdown waits for it (wait_idle), so the snapshot has no orphan
+            # connection items, and a handler cancelled by the server's shutdown cannot cut it short.
+            await asyncio.shield(self.spawn(self._closed(conn)))
         return conn.ws
 
     async def _handshake(self, request: web.Request) -> tuple[int, Connection | None]:
@@ -484,9 +486,18 @@ class WebSocketGateway:
         ]
 
     async def wait_idle(self, timeout: float) -> None:
-        pending = [t for t in self._tasks if not t.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        """Until every connection is gone and its ``$disconnect`` done (and every spawned task),
+        or ``timeout``: a closed socket's handler starts its ``$disconnect`` a little later."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            pending = [t for t in self._tasks if not t.done()]
+            if not pending and not self.connections:
+                return
+            if pending:
+                await asyncio.wait(pending, timeout=min(remaining, 0.1), return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(min(remaining, 0.01))
 
 
 def _status_message(status: int) -> str:
