@@ -27,7 +27,8 @@ class Controls:
         self.ws = ws
         self.connections = connections
         self.info = info
-        self.functions = functions
+        # The gateway invokes through the same pools: its reference serves when none is given.
+        self.functions = functions if functions is not None else getattr(ws, "functions", None)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/__local/websocket/stop", self.ws_stop)
