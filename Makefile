@@ -43,16 +43,22 @@ frontend/out/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 	touch $@
 
-## Run the whole system locally: synthesizes the app if a source changed, then serves the dev stage (Ctrl-C stops it).
-dev: setup-python synth frontend/out/index.html
-	$(PYTHON) -m local_runtime --stage dev --no-synth --cdk-out cdk.out $(ARGS)
+## Run the whole system locally: synthesizes the dev stage if a source changed, then serves it (Ctrl-C stops it).
+dev: setup-python cdk.out-dev/manifest.json frontend/out/index.html
+	$(PYTHON) -m local_runtime --stage dev --no-synth --cdk-out cdk.out-dev $(ARGS)
 
-CDK_SOURCES := app.py cdk.json $(shell find stacks lambdas -name '*.py' -o -name '*.txt' 2>/dev/null)
+CDK_SOURCES := app.py cdk.json cdk.context.json $(shell find stacks lambdas -name '*.py' -o -name '*.txt' 2>/dev/null)
 
-## Synthesize every stage into cdk.out (offline, no credentials).
-synth: cdk.out/RealtimeComments-dev.template.json
-cdk.out/RealtimeComments-dev.template.json: $(VENV)/.installed $(CDK_SOURCES)
+## Synthesize every stage into cdk.out (offline, no credentials): cdk.out/assembly-<stage>/.
+synth: cdk.out/manifest.json
+cdk.out/manifest.json: $(VENV)/.installed $(CDK_SOURCES)
 	CDK_OUTDIR=cdk.out $(PYTHON) app.py
+	touch $@
+
+# `make dev` synthesizes only the dev stage (the `stages` context), into its own folder, so that it
+# and the tests' all-stage cdk.out never invalidate each other.
+cdk.out-dev/manifest.json: $(VENV)/.installed $(CDK_SOURCES)
+	CDK_OUTDIR=cdk.out-dev CDK_CONTEXT_JSON='{"stages":"dev"}' $(PYTHON) app.py
 	touch $@
 
 lint: setup-python frontend/node_modules/.installed
@@ -75,17 +81,17 @@ test: setup lint test-python test-frontend test-browser checkov
 
 ## Deploy one stage: make deploy STAGE=prod (needs AWS credentials).
 deploy: setup
-	npx cdk deploy RealtimeComments-$(STAGE) --require-approval broadening
+	npx cdk deploy --context stages=$(STAGE) '$(STAGE)/*' --require-approval broadening
 
 diff: setup
-	npx cdk diff RealtimeComments-$(STAGE)
+	npx cdk diff --context stages=$(STAGE) '$(STAGE)/*'
 
 ## Benchmarks: prints one table (see README, Performance).
 bench: setup-python
 	$(PYTHON) -m benchmarks
 
 clean:
-	rm -rf cdk.out .local .build frontend/out frontend/.next
+	rm -rf cdk.out cdk.out-dev .local .build frontend/out frontend/.next
 
 # checkov on the three synthesized templates, in its own pinned venv (requirements-checkov.txt;
 # its dependencies clash with .venv). Skipped checks and their reasons: .checkov.yaml.

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""CDK app: one env-agnostic stack per stage (RealtimeComments-dev / -staging / -prod).
+"""CDK app: one ``cdk.Stage`` per environment (dev, staging, prod), each holding the stack
+``RealtimeComments-<stage>`` (CLI name ``<stage>/RealtimeComments``).
 
     npx cdk synth                              # every stage, offline, no credentials
+    npx cdk synth -c stages=dev                # only the listed stages (comma-separated)
     CDK_OUTDIR=cdk.out python app.py           # the same without the CLI
-    npx cdk deploy RealtimeComments-<stage>    # deploy one stage (make deploy STAGE=<stage>)
+    npx cdk deploy 'dev/*'                     # deploy one stage (make deploy STAGE=<stage>)
 
-JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION must list the Node major ("20") to silence jsii's
-end-of-life banner; app.py adds it when missing. Per-stage overrides come from the
-``realtime-comments`` context key in cdk.json.
+Each stage deploys to its ``StageConfig`` account and region; where those are unset, to the CLI's
+(CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION, when the CLI has credentials), else the stack is
+environment-agnostic. JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION must list the Node major ("20")
+to silence jsii's end-of-life banner; app.py adds it when missing. Per-stage overrides come from
+the ``realtime-comments`` context key in cdk.json.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from stacks.realtime_comments_stack import RealtimeCommentsStack  # noqa: E402
-from stacks.stage_config import CONTEXT_KEY, STAGES, get_stage_config  # noqa: E402
+from stacks.realtime_comments_stage import RealtimeCommentsStage  # noqa: E402
+from stacks.stage_config import (  # noqa: E402
+    CONTEXT_KEY,
+    STAGES_CONTEXT_KEY,
+    StageConfig,
+    get_stage_config,
+    selected_stages,
+)
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
@@ -36,15 +47,27 @@ def cdk_json_context() -> dict:
     return dict(json.loads(CDK_JSON.read_text()).get("context", {}))
 
 
+def stage_environment(config: StageConfig, environ: dict[str, str] | None = None) -> cdk.Environment:
+    """The config's account and region, each missing one taken from the CLI. The CLI's region is
+    used only with its account: without credentials it still reports a default region, and an
+    offline synth must stay environment-agnostic (the same template as ``python app.py``)."""
+    environ = dict(os.environ if environ is None else environ)
+    cli_account = environ.get("CDK_DEFAULT_ACCOUNT") or None
+    cli_region = (environ.get("CDK_DEFAULT_REGION") or None) if cli_account else None
+    return cdk.Environment(account=config.account or cli_account, region=config.region or cli_region)
+
+
 def build_app(app: cdk.App | None = None) -> tuple[cdk.App, dict[str, RealtimeCommentsStack]]:
-    """Create the app and its stacks (one per stage) with the cdk-nag AwsSolutions pack registered."""
+    """Create the app and its stages (all, or those of the ``stages`` context key) with the cdk-nag
+    AwsSolutions pack registered; returns the app and each stage's stack."""
     # Context given by the CLI (CDK_CONTEXT_JSON) overrides these defaults.
     app = app or cdk.App(context=cdk_json_context())
     context = app.node.try_get_context(CONTEXT_KEY) or {}
     stacks: dict[str, RealtimeCommentsStack] = {}
-    for name in STAGES:
+    for name in selected_stages(app.node.try_get_context(STAGES_CONTEXT_KEY)):
         config = get_stage_config(name, context)
-        stacks[name] = RealtimeCommentsStack(app, config.stack_name, config=config)
+        stage = RealtimeCommentsStage(app, name, config=config, env=stage_environment(config))
+        stacks[name] = stage.stack
     # cdk-nag v3 is a policy-validation plugin: synthesis fails on any unacknowledged finding.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app, stacks

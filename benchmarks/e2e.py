@@ -922,7 +922,7 @@ def start_runtime(log: Callable[[str], None], workdir: Path) -> Any:
     cdk_out = Path(given) if given else workdir / "cdk.out"
     if not given:
         log("e2e: synthesizing the app ...")
-        synthesize(cdk_out)
+        synthesize(cdk_out, ("dev",))
     runtime = RuntimeProcess(workdir / "state", cdk_out, fresh=True, extra=["--wait-warm"])
     runtime.start(timeout=180)
     return runtime
@@ -933,22 +933,18 @@ def _cdk_out(workdir: Path, log: Callable[[str], None]) -> Path:
     given = os.environ.get("E2E_CDK_OUT")
     if given:
         return Path(given).resolve()
-    existing = Path(ROOT) / "cdk.out"
-    if (existing / "RealtimeComments-dev.template.json").exists():
-        return existing
-    import subprocess
-    import sys
+    from local_runtime.process import synthesize
+    from local_runtime.template import find_stack
 
+    existing = Path(ROOT) / "cdk.out"
+    try:
+        find_stack(existing, "dev")
+        return existing
+    except (FileNotFoundError, ValueError):
+        pass
     out = workdir / "cdk.out"
     log("e2e: synthesizing the app (no cdk.out; `make synth` writes one) ...")
-    subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=dict(os.environ, CDK_OUTDIR=str(out)),
-        check=True,
-        timeout=600,
-        capture_output=True,
-    )
+    synthesize(out, ("dev",))
     return out
 
 

@@ -47,6 +47,25 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
+def flat_cdk_out(cdk_out: Path, stage: str, dest: Path) -> Path:
+    """``dest`` holding the stage's stack as ``<stack name>.template.json`` with an asset manifest whose
+    paths are absolute: the layout of a cloud assembly without stages."""
+    from local_runtime.template import find_stack, stack_artifacts
+
+    name = find_stack(cdk_out, stage)
+    artifact = next(a for a in stack_artifacts(cdk_out) if a.stack_name == name)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(artifact.template, dest / f"{name}.template.json")
+    if artifact.assets is not None:
+        manifest = json.loads(artifact.assets.read_text())
+        for entry in (manifest.get("files") or {}).values():
+            source = entry.get("source") or {}
+            if source.get("path"):
+                source["path"] = str((artifact.assets.parent / source["path"]).resolve())
+        (dest / f"{name}.assets.json").write_text(json.dumps(manifest))
+    return dest
+
+
 def materialize_reference(dest: Path, commit: str = REFERENCE_COMMIT, timeout: float = 60) -> Path:
     """``git -C ROOT archive <commit> local_runtime | tar -x -C dest``; returns ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -164,6 +183,13 @@ class Runtime:
             materialize_reference(self._code_dir, self.reference_commit)
         return self._code_dir
 
+    def _cdk_out(self) -> Path:
+        """The reference runtime predates stages: it reads ``<cdk_out>/RealtimeComments-dev.template.json``
+        and asset paths relative to that folder, so it gets a flat copy of the dev stack's files."""
+        if self.kind != "reference":
+            return self.cdk_out
+        return flat_cdk_out(self.cdk_out, "dev", self.workdir / "cdk.out-flat")
+
     def start(self, timeout: float = 180.0) -> dict[str, str]:
         code = self._code()
         state = self.workdir / f"state-{self.kind}"
@@ -174,7 +200,7 @@ class Runtime:
             "benchmarks.fake_runtime" if self.kind == "floor" else "local_runtime",
             "--no-synth",
             "--cdk-out",
-            str(self.cdk_out),
+            str(self._cdk_out()),
             "--fresh",
             "--wait-warm",
             "--no-frontend",

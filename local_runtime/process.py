@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,9 @@ class RuntimeProcess:
         self.stop()
 
 
-def synthesize(out_dir: Path) -> float:
-    """Synthesize the app into ``out_dir`` (the runtime's own synth step); seconds taken."""
+def synthesize(out_dir: Path, stages: Sequence[str] = ()) -> float:
+    """Synthesize the app (``stages`` only, when given) into ``out_dir`` (the runtime's own synth
+    step); seconds taken."""
     from .runtime import synthesize as synthesize_app
 
-    return synthesize_app(Path(out_dir))
+    return synthesize_app(Path(out_dir), stages)

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,14 @@ class Options:
     allowed_hosts: tuple[str, ...] = ()
 
 
-def synthesize(cdk_out: Path) -> float:
+def synthesize(cdk_out: Path, stages: Sequence[str] = ()) -> float:
+    """Run app.py into ``cdk_out`` (only ``stages`` when given: the app's ``stages`` context)."""
     started = time.perf_counter()
     # app.py silences jsii's Node end-of-life banner itself.
     env = dict(os.environ, CDK_OUTDIR=str(cdk_out))
+    if stages:
+        context = json.loads(env.get("CDK_CONTEXT_JSON") or "{}")
+        env["CDK_CONTEXT_JSON"] = json.dumps({**context, "stages": ",".join(stages)})
     proc = subprocess.run(
         [sys.executable, "app.py"],
         cwd=REPO_ROOT,
@@ -180,7 +185,8 @@ class Runtime:
     async def _synthesize(self) -> None:
         if self.o.synth and (REPO_ROOT / "app.py").exists():
             log.info("synthesizing %s ...", self.o.stack or f"stage {self.o.stage}")
-            secs = await asyncio.to_thread(synthesize, self.cdk_out)
+            stages = () if self.o.stack else (self.o.stage,)
+            secs = await asyncio.to_thread(synthesize, self.cdk_out, stages)
             self.timings["synth"] = secs
             log.info("synth took %.1f s", secs)
 

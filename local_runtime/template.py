@@ -95,33 +95,88 @@ class Template:
         return None
 
 
+@dataclass(frozen=True)
+class StackArtifact:
+    """One stack of a cloud assembly: its CloudFormation name, template and asset manifest."""
+
+    stack_name: str
+    template: Path
+    assets: Path | None = None
+
+
+def stack_artifacts(cdk_out: Path) -> list[StackArtifact]:
+    """Every stack in ``cdk_out``, nested stage assemblies (``assembly-<stage>/``) included, read from
+    the cloud assembly's manifest.json. A folder without a manifest (a hand-written template) holds
+    one stack per ``<name>.template.json``."""
+    manifest = cdk_out / "manifest.json"
+    if not manifest.exists():
+        stacks = []
+        for template in sorted(cdk_out.glob("*.template.json")):
+            name = template.name[: -len(".template.json")]
+            stacks.append(StackArtifact(name, template, _existing(cdk_out / f"{name}.assets.json")))
+        return stacks
+    artifacts = json.loads(manifest.read_text()).get("artifacts") or {}
+    found: list[StackArtifact] = []
+    for artifact_id, artifact in artifacts.items():
+        props = artifact.get("properties") or {}
+        if artifact.get("type") == "cdk:cloud-assembly":
+            found.extend(stack_artifacts(cdk_out / props["directoryName"]))
+        elif artifact.get("type") == "aws:cloudformation:stack":
+            asset_files = [
+                artifacts[dep]["properties"]["file"]
+                for dep in artifact.get("dependencies") or ()
+                if (artifacts.get(dep) or {}).get("type") == "cdk:asset-manifest"
+            ]
+            found.append(
+                StackArtifact(
+                    props.get("stackName", artifact_id),
+                    cdk_out / props["templateFile"],
+                    cdk_out / asset_files[0] if asset_files else None,
+                )
+            )
+    return found
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
 def find_stack(cdk_out: Path, stage: str) -> str:
     """The one stack in ``cdk_out`` whose name ends in ``-<stage>`` (``--stack`` picks among several)."""
-    names = sorted(p.name[: -len(".template.json")] for p in cdk_out.glob("*.template.json"))
+    names = sorted(a.stack_name for a in stack_artifacts(cdk_out))
     matching = [n for n in names if n.endswith(f"-{stage}")]
     if len(matching) == 1:
         return matching[0]
     if not matching:
         raise FileNotFoundError(
-            f"no stack for stage {stage!r} in {cdk_out} (templates: {', '.join(names) or 'none'})"
+            f"no stack for stage {stage!r} in {cdk_out} (stacks: {', '.join(names) or 'none'})"
         )
     raise ValueError(f"several stacks for stage {stage!r} in {cdk_out}: {', '.join(matching)}; pass --stack")
 
 
+def template_path(cdk_out: Path, stack_name: str) -> Path:
+    """Where the template of the stack named ``stack_name`` (its CloudFormation name) is."""
+    for artifact in stack_artifacts(cdk_out):
+        if artifact.stack_name == stack_name:
+            return artifact.template
+    raise FileNotFoundError(f"no stack {stack_name!r} in {cdk_out}")
+
+
 def load_template(cdk_out: Path, stack_name: str) -> Template:
-    path = cdk_out / f"{stack_name}.template.json"
-    if not path.exists():
-        raise FileNotFoundError(f"template not found: {path}")
-    body = json.loads(path.read_text())
+    artifact = next((a for a in stack_artifacts(cdk_out) if a.stack_name == stack_name), None)
+    if artifact is None or not artifact.template.exists():
+        raise FileNotFoundError(f"template of stack {stack_name!r} not found in {cdk_out}")
+    body = json.loads(artifact.template.read_text())
     assets: dict[str, Path] = {}
-    manifest = cdk_out / f"{stack_name}.assets.json"
-    if manifest.exists():
-        data = json.loads(manifest.read_text())
+    if artifact.assets is not None:
+        data = json.loads(artifact.assets.read_text())
         for digest, entry in (data.get("files") or {}).items():
             src = (entry.get("source") or {}).get("path")
             if src:
-                assets[digest] = cdk_out / src
-    return Template(body=body, path=path, stack_name=stack_name, assets=assets)
+                # Asset paths are relative to the folder of the asset manifest (``../asset.*``
+                # from a stage's nested assembly).
+                assets[digest] = artifact.assets.parent / src
+    return Template(body=body, path=artifact.template, stack_name=stack_name, assets=assets)
 
 
 RefFn = Callable[[str], Any]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# checkov gate on the synthesized templates cdk.out/RealtimeComments-{dev,staging,prod}.template.json.
+# checkov gate on the synthesized templates of the stacks RealtimeComments-{dev,staging,prod}
+# (cdk.out/assembly-<stage>/*.template.json: one stack per stage).
 #
 #   make checkov                 # or: scripts/checkov.sh
 #   CHECKOV_NO_SYNTH=1 make checkov   # scan cdk.out as it is (no `make synth` first)
 #   scripts/checkov.sh --install-only # only create/update .venv-checkov
-#   CHECKOV_CDK_OUT=dir scripts/checkov.sh   # scan dir/RealtimeComments-*.template.json instead (no synth)
+#   CHECKOV_CDK_OUT=dir scripts/checkov.sh   # scan the cloud assembly in dir instead (no synth)
 #
 # - Installs checkov from requirements-checkov.txt into its own venv .venv-checkov when missing
 #   or older than that file (its dependencies clash with the app's .venv).
@@ -55,18 +56,21 @@ if [[ ! -d "$CDK_OUT" ]]; then
   echo "checkov: $CDK_OUT is missing (run make synth)" >&2
   exit 2
 fi
-TEMPLATES=()
-for stage in "${STAGES[@]}"; do
-  template="$(cd "$CDK_OUT" && pwd)/RealtimeComments-$stage.template.json"
-  if [[ ! -f "$template" ]]; then
-    echo "checkov: $template is missing (run make synth)" >&2
-    exit 2
-  fi
-  TEMPLATES+=("$template")
-done
-
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+
+# Each stage's template, copied under its stack name so that the report names the stage.
+TEMPLATES=()
+for stage in "${STAGES[@]}"; do
+  found=("$CDK_OUT/assembly-$stage"/*.template.json)
+  if [[ ${#found[@]} -ne 1 || ! -f "${found[0]}" ]]; then
+    echo "checkov: no template for stage $stage in $CDK_OUT/assembly-$stage (run make synth)" >&2
+    exit 2
+  fi
+  template="$WORK/RealtimeComments-$stage.template.json"
+  cp "${found[0]}" "$template"
+  TEMPLATES+=("$template")
+done
 
 # Offline and hermetic: no platform, no version check, no API key, no ~/.checkov.yaml.
 run_checkov() {

@@ -38,6 +38,9 @@ from realtime_comments.settings import (
 
 STAGES: tuple[str, ...] = ("dev", "staging", "prod")
 CONTEXT_KEY = "realtime-comments"
+# Which stages the app builds (``-c stages=dev`` or ``dev,prod``; default all): `make dev`
+# synthesizes only dev.
+STAGES_CONTEXT_KEY = "stages"
 
 LOCAL_ORIGINS: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
 # The principal the local runtime reports for SigV4 requests (account 000000000000, which no real
@@ -150,6 +153,11 @@ class StageConfig:
     # Set the account-level API Gateway CloudWatch Logs role (needed once per account and
     # region for WebSocket access logging).
     apigateway_account_logging_role: bool = True
+    # The stage's AWS account (12 digits) and region. None: the CLI's account and region at
+    # deploy time (app.py passes CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION when the CLI knows both),
+    # else an environment-agnostic stack.
+    account: str | None = None
+    region: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:
@@ -165,6 +173,10 @@ class StageConfig:
         for function, size in self.lambda_memory_sizes.items():
             if not 128 <= size <= 10_240:
                 raise ValueError(f"lambda_memory_sizes[{function!r}] must be 128..10240 MiB, got {size}")
+        if self.account is not None and not re.fullmatch(r"\d{12}", self.account):
+            raise ValueError(f"account must be 12 digits, got {self.account!r}")
+        if self.region is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", self.region):
+            raise ValueError(f"region must look like eu-west-1, got {self.region!r}")
         if not self.allowed_origins:
             raise ValueError("allowed_origins must not be empty (use ('*',) to allow any)")
         for origin in self.allowed_origins:
@@ -302,6 +314,19 @@ def get_stage_config(name: str, context: Mapping[str, Any] | None = None) -> Sta
             raise ValueError(f"unknown setting {raw_key!r} in context {CONTEXT_KEY}.{name}")
         changes[key] = _coerce(base, key, value)
     return dataclasses.replace(base, **changes) if changes else base
+
+
+def selected_stages(value: str | list[str] | None) -> tuple[str, ...]:
+    """The stages named by the ``stages`` context value, in STAGES order; all when unset."""
+    if value is None or value == "":
+        return STAGES
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
+    unknown = sorted(set(names) - set(STAGES))
+    if unknown or not names:
+        raise ValueError(
+            f"unknown stage(s) {unknown} in context {STAGES_CONTEXT_KEY!r}; expected some of {STAGES}"
+        )
+    return tuple(name for name in STAGES if name in names)
 
 
 def all_stage_configs(context: Mapping[str, Any] | None = None) -> dict[str, StageConfig]:

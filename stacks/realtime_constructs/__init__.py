@@ -14,7 +14,7 @@ with a README (``<name>/README.md``)::
 if __name__ != "realtime_comments_cdk":  # one import path per module
     raise ImportError(f"import realtime_comments_cdk, not {__name__} (pip install -e . maps the folder)")
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .broadcaster import Broadcaster, BroadcasterOptions
 from .comments_api import IDEMPOTENCY_TABLE_OPTIONS, CommentsApi, CommentsApiOptions

@@ -33,7 +33,7 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given:
         return Path(given).resolve()
     out = tmp_path_factory.mktemp("cdk") / "cdk.out"
-    synthesize(out)
+    synthesize(out, ("dev",))
     return out
 
 

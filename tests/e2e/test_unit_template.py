@@ -382,3 +382,61 @@ def test_names_are_stable_across_runs(tmp_path: Path) -> None:
     b = AppModel(t, Endpoints(ws_port=3, api_port=4)).names
     assert a.user_pool_id("Pool") == b.user_pool_id("Pool") and a.api_id("Ws") == b.api_id("Ws")
     assert a.table_name("Table") == b.table_name("Table")
+
+
+def test_stacks_of_a_cloud_assembly_with_stages(tmp_path: Path) -> None:
+    """Stacks inside cdk.Stages live in nested assemblies (assembly-<stage>/) whose asset manifests
+    point at ../asset.*; the runtime finds a stage's stack by its CloudFormation name."""
+    from local_runtime.template import find_stack, stack_artifacts, template_path
+
+    (tmp_path / "asset.abc").mkdir()
+    for stage in ("dev", "prod"):
+        nested = tmp_path / f"assembly-{stage}"
+        nested.mkdir()
+        artifact = f"{stage}Stack1234ABCD"
+        (nested / f"{artifact}.template.json").write_text(json.dumps({"Resources": {}}))
+        (nested / f"{artifact}.assets.json").write_text(
+            json.dumps({"files": {"abc": {"source": {"path": "../asset.abc", "packaging": "zip"}}}})
+        )
+        (nested / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "artifacts": {
+                        f"{artifact}.assets": {
+                            "type": "cdk:asset-manifest",
+                            "properties": {"file": f"{artifact}.assets.json"},
+                        },
+                        artifact: {
+                            "type": "aws:cloudformation:stack",
+                            "properties": {
+                                "templateFile": f"{artifact}.template.json",
+                                "stackName": f"App-{stage}",
+                            },
+                            "dependencies": [f"{artifact}.assets"],
+                        },
+                    }
+                }
+            )
+        )
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    f"assembly-{s}": {
+                        "type": "cdk:cloud-assembly",
+                        "properties": {"directoryName": f"assembly-{s}"},
+                    }
+                    for s in ("dev", "prod")
+                }
+                | {"Tree": {"type": "cdk:tree", "properties": {"file": "tree.json"}}}
+            }
+        )
+    )
+    assert [a.stack_name for a in stack_artifacts(tmp_path)] == ["App-dev", "App-prod"]
+    assert find_stack(tmp_path, "prod") == "App-prod"
+    assert template_path(tmp_path, "App-dev") == tmp_path / "assembly-dev" / "devStack1234ABCD.template.json"
+    template = load_template(tmp_path, "App-dev")
+    assert template.stack_name == "App-dev"
+    assert template.assets["abc"].resolve() == (tmp_path / "asset.abc").resolve()
+    with pytest.raises(FileNotFoundError, match="no stack for stage 'qa'.*App-dev, App-prod"):
+        find_stack(tmp_path, "qa")

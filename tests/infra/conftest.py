@@ -34,6 +34,11 @@ class SynthesizedApp:
             self._json[stage] = self.templates[stage].to_json()
         return self._json[stage]
 
+    def template_file(self, stage: str) -> Path:
+        """The stage's synthesized template file (in its nested assembly, cdk.out/assembly-<stage>/)."""
+        stack = self.stacks[stage]
+        return Path(cdk.Stage.of(stack).outdir) / stack.template_file
+
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from infra_helpers import STAGE_NAMES, normalize_template
 
+from local_runtime.template import template_path
+
 REPO = Path(__file__).resolve().parents[2]
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 
@@ -55,9 +57,26 @@ def test_cdk_synth_through_the_pinned_cli_offline(tmp_path: Path, synthesized) -
     )
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     for stage in STAGE_NAMES:
-        template = json.loads((outdir / f"RealtimeComments-{stage}.template.json").read_text())
+        template = json.loads(template_path(outdir, f"RealtimeComments-{stage}").read_text())
         expected = synthesized.template_json(stage)
         assert _without_cli_metadata(template) == _without_cli_metadata(expected), stage
     report = json.loads((outdir / "validation-report.json").read_text())
     assert all(r["conclusion"] == "success" for r in report["pluginReports"])
+    # Each environment is a cdk.Stage: the CLI (and CDK Pipelines) address it as <stage>/RealtimeComments,
+    # and its CloudFormation stack keeps the name it had before stages.
+    def cdk_ls(*selectors: str) -> dict[str, str]:
+        listed = subprocess.run(
+            [str(CDK), "ls", "--long", "--json", "--no-notices", "--app", str(outdir), *selectors],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        return {s["id"].split(" ")[0]: s["name"] for s in json.loads(listed.stdout)}
+
+    assert cdk_ls() == {f"{stage}/RealtimeComments": f"RealtimeComments-{stage}" for stage in STAGE_NAMES}
+    # What `make deploy STAGE=prod` selects.
+    assert cdk_ls("prod/*") == {"prod/RealtimeComments": "RealtimeComments-prod"}
     shutil.rmtree(outdir, ignore_errors=True)

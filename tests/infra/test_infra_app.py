@@ -278,7 +278,7 @@ def test_cdk_nag_is_enforced(bare_stack):
 def test_cfn_lint(synthesized, stage):
     from cfnlint.api import ManualArgs, lint_file
 
-    template = synthesized.outdir / f"RealtimeComments-{stage}.template.json"
+    template = synthesized.template_file(stage)
     matches = lint_file(template, ManualArgs(regions=["us-east-1", "eu-west-1"]))
     unexpected = [f"{m.rule.id} {m.message} ({m.path})" for m in matches if m.rule.id not in CFN_LINT_IGNORED]
     assert unexpected == []
@@ -340,6 +340,7 @@ def test_snap_start_stage_invokes_published_aliases(tmp_path):
     context = cdk_context()
     context.setdefault("realtime-comments", {})
     context["realtime-comments"] = {**context["realtime-comments"], "dev": {"snapStart": True}}
+    context["stages"] = "dev"
     app, stacks = build_app(cdk.App(outdir=str(tmp_path / "cdk.out"), context=context))
     app.synth()
     template = Template.from_stack(stacks["dev"]).to_json()
