@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.common import ROOT, Row, add_lambdas_to_path, render_table
 from benchmarks.servers import set_local_aws_env
 
-ALL = ("fanout", "sqs_fanout", "e2e", "replies", "presence", "coldstart", "warm", "cost")
+ALL = ("fanout", "sqs_fanout", "e2e", "replies", "presence", "coldstart", "warm", "dynamodb_local", "cost")
 ALIASES = {"runtime": "e2e"}
 
 
@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                 from benchmarks import warm
 
                 r, data = warm.run(invocations=3 if args.quick else 30, log=log)
+            elif name == "dynamodb_local":
+                from benchmarks import dynamodb_local
+
+                r, data = dynamodb_local.run(quick=args.quick, log=log)
             else:
                 from benchmarks import cost
 
