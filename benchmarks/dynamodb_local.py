@@ -31,6 +31,7 @@ Local computes ``ConsumedCapacity`` from item sizes, index writes included; moto
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import json
 import os
@@ -596,7 +597,8 @@ def run(
             for key in backends:
                 backend: Backend = DynamoDBLocal(home) if key == "dynamodb-local" and home else MotoData()
                 log(f"{BENCH}: starting {backend.name} ...")
-                with backend:
+                # The handlers' metrics flush as EMF lines on stdout, which holds the table.
+                with backend, contextlib.redirect_stdout(io.StringIO()):
                     raw[key] = measure_backend(backend, harness, found, sizes, log)
     finally:
         issuer.close()
