@@ -15,7 +15,9 @@ demand, the template's tables), which computes capacity as DynamoDB does: from i
 per write unit, 4 KB per read unit, half for eventually consistent reads) with every index write
 counted. Without Java or the npm registry it falls back to moto, and says so on every row: moto
 answers with fixed units per call (1 per write, 0.5 per read) and counts no index writes, and the
-notification write is not measured there (its table is not created). ``--store`` chooses.
+notification write is not measured there (its table is not created). ``--store`` chooses. A
+write whose condition fails (a rate bucket's wrong first guess, a retried ``$connect``) answers
+an error without ``ConsumedCapacity``; DynamoDB still bills it, so it counts 1 write unit here.
 
 Billed duration at a memory size M comes from a model fed by those measurements: CPU time scaled
 by the vCPU share Lambda gives M (M / 1769 MB, at most one core for single-threaded Python), plus
@@ -102,6 +104,7 @@ class Operation:
     http_requests: int = 0
     sqs_requests: int = 0
     index_write_units: float = 0.0  # of write_units, what the secondary indexes took
+    failed_conditions: int = 0  # writes whose condition failed (1 unit each in write_units)
 
 
 class CallMeter:
@@ -112,6 +115,7 @@ class CallMeter:
         self.read_units = 0.0
         self.write_units = 0.0
         self.index_write_units = 0.0
+        self.failed_conditions = 0
 
     def install(self) -> None:
         from realtime_comments import aws_clients
@@ -131,6 +135,12 @@ class CallMeter:
         if service != "dynamodb":
             return
         consumed = parsed.get("ConsumedCapacity")
+        if not consumed and (parsed.get("Error") or {}).get("Code") == "ConditionalCheckFailedException":
+            # DynamoDB bills a write whose condition fails by the item's size, but the error
+            # carries no ConsumedCapacity: 1 unit, the items here being under 1 KB.
+            self.write_units += 1
+            self.failed_conditions += 1
+            return
         items = consumed if isinstance(consumed, list) else [consumed] if consumed else []
         units = sum(float(c.get("CapacityUnits") or 0) for c in items)
         if model.name in _WRITE_OPS:
@@ -139,8 +149,14 @@ class CallMeter:
         else:
             self.read_units += units
 
-    def snapshot(self) -> tuple[Counter, float, float, float]:
-        return Counter(self.calls), self.read_units, self.write_units, self.index_write_units
+    def snapshot(self) -> tuple[Counter, float, float, float, int]:
+        return (
+            Counter(self.calls),
+            self.read_units,
+            self.write_units,
+            self.index_write_units,
+            self.failed_conditions,
+        )
 
 
 def _index_units(consumed: dict[str, Any]) -> float:
@@ -164,7 +180,7 @@ def _measure(
 ) -> Operation:
     op = Operation(name, messages_in=extra.get("messages_in", 0), http_requests=extra.get("http_requests", 0))
     sink.reset()
-    calls0, r0, w0, i0 = meter.snapshot()
+    calls0, r0, w0, i0, f0 = meter.snapshot()
     for function, call in steps:
         before = Counter(meter.calls)
         posts0 = sink.stats()["calls"]
@@ -178,9 +194,10 @@ def _measure(
                 function, cpu, dynamodb, sum(delta.values()) - dynamodb, sink.stats()["calls"] - posts0
             )
         )
-    calls1, r1, w1, i1 = meter.snapshot()
+    calls1, r1, w1, i1, f1 = meter.snapshot()
     op.calls = calls1 - calls0
     op.read_units, op.write_units, op.index_write_units = r1 - r0, w1 - w0, i1 - i0
+    op.failed_conditions = f1 - f0
     op.messages_out = sink.stats()["calls"]
     op.sqs_requests = sum(v for k, v in op.calls.items() if k.startswith("sqs."))
     return op
@@ -517,6 +534,7 @@ def run(
             "read_units": op.read_units,
             "write_units": op.write_units,
             "index_write_units": op.index_write_units,
+            "failed_conditions": op.failed_conditions,
             "messages_in": op.messages_in,
             "messages_out": op.messages_out,
             "http_requests": op.http_requests,
@@ -534,6 +552,7 @@ def run(
                 check=(
                     f"RRU {op.read_units:g}, WRU {op.write_units:g}"
                     + (f" (indexes {op.index_write_units:g})" if op.index_write_units else "")
+                    + (f" (failed conditions {op.failed_conditions})" if op.failed_conditions else "")
                 ),
                 note=(
                     "CPU "
