@@ -563,9 +563,13 @@ BACKENDS = {"moto": MotoData, "dynamodb-local": DynamoDBLocal}
 
 
 def run(
-    quick: bool = False, log: Callable[[str], None] = print, backends: tuple[str, ...] = tuple(BACKENDS)
+    quick: bool = False,
+    log: Callable[[str], None] = print,
+    backends: tuple[str, ...] = tuple(BACKENDS),
+    ops: int | None = None,
 ) -> tuple[list[Row], dict[str, Any]]:
-    """Each back end of ``backends`` in turn, in one run (``quick``: a smoke run, small N)."""
+    """Each back end of ``backends`` in turn, in one run (``quick``: a smoke run, small N;
+    ``ops``: repetitions of each single-item operation, to see the JVM after more warm-up)."""
     import tempfile
 
     from benchmarks.events import LocalIssuer
@@ -576,6 +580,8 @@ def run(
         if quick
         else {"ops": 100, "warm": 30, "queries": {1_000: 20, 10_000: 5}}
     )
+    if ops:
+        sizes["ops"] = ops
     home = None
     if "dynamodb-local" in backends:
         try:
@@ -674,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backends", default=",".join(BACKENDS), help=f"comma-separated subset of {','.join(BACKENDS)}"
     )
     parser.add_argument("--output", default="-", help="write the raw figures as JSON here")
+    parser.add_argument("--ops", type=int, default=None, help="repetitions of each single-item operation")
     args = parser.parse_args(argv)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     if not backends or set(backends) - set(BACKENDS):
@@ -681,7 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     set_local_aws_env()
     add_lambdas_to_path()
-    rows, raw = run(quick=args.quick, log=lambda m: print(m, file=sys.stderr, flush=True), backends=backends)
+    rows, raw = run(
+        quick=args.quick, log=lambda m: print(m, file=sys.stderr, flush=True), backends=backends, ops=args.ops
+    )
     print(render_table(rows))
     if args.output != "-":
         with open(args.output, "w") as f:
