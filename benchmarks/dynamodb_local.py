@@ -453,8 +453,8 @@ def measure_backend(
     def cid(kind: str, i: int) -> str:
         return f"{tag}-{kind}-{i:05d}="
 
-    def connect(i: int, kind: str = "c") -> None:
-        harness.call("ws_connect", connect_event(cid(kind, i), user_id=f"user{i % 50}"))
+    def connect(i: int, kind: str = "c") -> None:  # a user per connection: the 10-per-user limit
+        harness.call("ws_connect", connect_event(cid(kind, i), user_id=f"user-{kind}-{i}"))
 
     for i in range(sizes["warm"]):  # warm-up: clients, pools, first-use paths, the JVM's JIT
         connect(i, "warm")
