@@ -14,155 +14,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 import uuid
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.e2e.client import WsClient, connect, post_comment, token
+from tests.e2e.client import post_comment, token
+
+from .worker_kill import AFTER, BEFORE, get_json, kill_scenario, poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
-
-CLIENTS = 3
-BEFORE, AFTER = 5, 10  # comments POSTed before and after the one whose broadcast is interrupted
-
-
-async def _get(session: aiohttp.ClientSession, urls: dict[str, str], path: str) -> Any:
-    async with session.get(f"{urls['apiUrl'].rstrip('/')}{path}") as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
-
-
-async def _control(session: aiohttp.ClientSession, urls: dict[str, str], path: str, body: Any) -> None:
-    async with session.post(f"{urls['apiUrl'].rstrip('/')}{path}", json=body) as response:
-        assert response.status == 200, await response.text()
-
-
-async def _poll(what: str, probe: Any, timeout: float) -> Any:
-    """Poll ``probe()`` until it returns something truthy (a backlog wait, never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        await asyncio.sleep(0.05)
-
-
-def comment_ids(client: WsClient, post_id: str) -> list[str]:
-    """Every comment id a client was sent for ``post_id``, live or in a list, duplicates kept."""
-    ids: list[str] = []
-    for message in client.messages:
-        data = message.get("data") or {}
-        if message.get("type") == "comment.created" and data.get("comment", {}).get("postId") == post_id:
-            ids.append(data["comment"]["id"])
-        elif message.get("type") == "comments.list" and data.get("postId") == post_id:
-            ids += [c["id"] for c in data["comments"]]
-    return ids
-
-
-async def wait_for_backlog(clients: list[WsClient], post_id: str, committed: set[str], base: float) -> None:
-    """Until every client holds every committed id; the deadline grows with the backlog."""
-
-    async def everyone() -> bool:
-        return all(committed <= set(comment_ids(c, post_id)) for c in clients)
-
-    try:
-        await _poll("every committed comment at every client", everyone, base + 0.5 * len(committed))
-    except AssertionError:
-        missing = [sorted(committed - set(comment_ids(c, post_id))) for c in clients]
-        raise AssertionError(f"missing per client: {missing}") from None
-
-
-def _stream_pool(info: dict[str, Any], functions: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The function behind the comments stream mapping that has an invocation in flight."""
-    stream_fns = {s["function"] for s in info["eventSources"] if s["kind"] == "dynamodb"}
-    busy = [
-        (lid, pool)
-        for lid, pool in functions.items()
-        if lid in stream_fns and any(w["busy"] for w in pool["workers"])
-    ]
-    assert len(busy) == 1, (stream_fns, functions)
-    return busy[0]
-
-
-async def _stream_stats(
-    session: aiohttp.ClientSession, urls: dict[str, str], function: str
-) -> dict[str, int]:
-    info = await _get(session, urls, "/__local/info")
-    return next(s["stats"] for s in info["eventSources"] if s["function"] == function)
-
-
-async def _kill_scenario(urls: dict[str, str]) -> dict[str, Any]:
-    post_id = f"kill-{uuid.uuid4().hex[:8]}"
-    marker = f"KILL-{uuid.uuid4().hex[:8]}"
-    async with aiohttp.ClientSession() as session:
-        writer = await token(session, urls, "kill-writer")
-        clients = []
-        for i in range(CLIENTS):
-            client = await connect(session, urls, await token(session, urls, f"kill-reader-{i}"))
-            await client.subscribe(post_id)
-            clients.append(client)
-        committed: list[str] = []
-
-        async def write(content: str) -> None:
-            status, body = await post_comment(session, urls, writer, post_id, content)
-            assert status == 201, (status, body)
-            committed.append(body["id"])
-            await asyncio.sleep(0.25)  # inside the per-user write limit (5/s)
-
-        for i in range(BEFORE):
-            await write(f"before {i}")
-        await wait_for_backlog(clients, post_id, set(committed), base=30)
-        # The first @connections POST carrying the marker is held (then answered 503): its
-        # sender, the broadcaster, stays inside that invocation until the worker is killed.
-        await _control(
-            session, urls, "/__local/faults", {"marker": marker, "count": 1, "delayMs": 60_000, "status": 503}
-        )
-        info = await _get(session, urls, "/__local/info")
-        await write(f"interrupted {marker}")
-        interrupted = committed[-1]
-
-        async def held() -> bool:
-            return (await _get(session, urls, "/__local/faults"))["held"] >= 1
-
-        await _poll("the marked POST held", held, 30)
-        functions = (await _get(session, urls, "/__local/functions"))["functions"]
-        function, pool = _stream_pool(info, functions)
-        before_stats = await _stream_stats(session, urls, function)
-        victims = [w for w in pool["workers"] if w["busy"]]
-        assert len(victims) == 1, pool
-        victim = victims[0]
-        os.kill(victim["pid"], signal.SIGKILL)
-        for i in range(AFTER):
-            await write(f"after {i}")
-        await wait_for_backlog(clients, post_id, set(committed), base=60)
-        after_pool = (await _get(session, urls, "/__local/functions"))["functions"][function]
-        after_stats = await _stream_stats(session, urls, function)
-        await _control(session, urls, "/__local/faults", {"marker": marker, "count": 0})
-        async with session.get(f"{urls['apiUrl'].rstrip('/')}/api/v1/posts/{post_id}/comments") as response:
-            listed = [c["id"] for c in (await response.json())["comments"]]
-        received = [comment_ids(c, post_id) for c in clients]
-        for client in clients:
-            await client.close()
-    return {
-        "committed": committed,
-        "interrupted": interrupted,
-        "victim": victim,
-        "pool_after": after_pool,
-        "stats_before": before_stats,
-        "stats_after": after_stats,
-        "received": received,
-        "listed": listed,
-    }
 
 
 @pytest.fixture(scope="module")
 def kill_run(runtime_urls: dict[str, str]) -> dict[str, Any]:
-    return asyncio.run(_kill_scenario(runtime_urls))
+    return asyncio.run(kill_scenario(runtime_urls, "dynamodb"))
 
 
 def test_killed_broadcaster_worker_is_replaced_and_its_batch_retried(kill_run: dict[str, Any]) -> None:
@@ -195,11 +62,11 @@ async def _idle_scenario(urls: dict[str, str]) -> dict[str, Any]:
         writer = await token(session, urls, "idle-writer")
         status, _ = await post_comment(session, urls, writer, post_id, "warm it")
         assert status == 201
-        info = await _get(session, urls, "/__local/info")
+        info = await get_json(session, urls, "/__local/info")
         http_fns = {lid for lid in info["functions"] if lid.startswith("CommentsApiCommentsFunction")}
         assert len(http_fns) == 1, info["functions"]
         function = http_fns.pop()
-        pool = (await _get(session, urls, "/__local/functions"))["functions"][function]
+        pool = (await get_json(session, urls, "/__local/functions"))["functions"][function]
         idle = [w for w in pool["workers"] if not w["busy"]]
         assert idle, pool
         for worker in idle:
@@ -207,7 +74,7 @@ async def _idle_scenario(urls: dict[str, str]) -> dict[str, Any]:
         killed = {w["pid"] for w in idle}
 
         async def replaced() -> dict[str, Any] | None:
-            now = (await _get(session, urls, "/__local/functions"))["functions"][function]
+            now = (await get_json(session, urls, "/__local/functions"))["functions"][function]
             pids = {w["pid"] for w in now["workers"]}
             ok = (
                 now["exited"] >= pool["exited"] + len(idle)
@@ -217,7 +84,7 @@ async def _idle_scenario(urls: dict[str, str]) -> dict[str, Any]:
             )
             return now if ok else None
 
-        after = await _poll("idle workers replaced", replaced, 60)
+        after = await poll("idle workers replaced", replaced, 60)
         status, body = await post_comment(session, urls, writer, post_id, "served by the replacement")
     return {"before": pool, "after": after, "status": status, "body": body, "killed": killed}
 
