@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import io
 import json
 import logging
@@ -418,6 +419,38 @@ class DataServer:
         self._server.server_close()
 
 
+STATE_LOCK_WAIT_S = 30.0
+
+
+def lock_state(snapshot: Path | None, wait: float = STATE_LOCK_WAIT_S) -> io.TextIOWrapper | None:
+    """Hold ``<snapshot>.lock`` for the life of this process. A runtime started on the same state
+    dir just after the previous one was killed then waits here while the previous data process
+    (which outlives its runtime until it sees its stdin close) writes its final snapshot, rather
+    than restoring an older one; two live runtimes on one state dir are refused."""
+    if snapshot is None:
+        return None
+    path = snapshot.with_name(snapshot.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 - held (and its lock with it) until the process exits
+    deadline = time.monotonic() + wait
+    waited = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise SystemExit(f"{path}: another local runtime still uses this state dir") from None
+            if not waited:
+                log.warning("waiting for the previous data process to save its snapshot (%s)", path)
+                waited = True
+            time.sleep(0.05)
+            continue
+        if waited:
+            log.info("state dir free: the previous snapshot is complete")
+        return handle
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m local_runtime.data_store", description=__doc__.splitlines()[0]
@@ -436,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     for key, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
         os.environ.setdefault(key, value)
+    state_lock = lock_state(args.snapshot)  # before READY: the runtime restores after READY
     server = DataServer(args.host, args.port)
     if args.notify_port:
         install_stream_hook(udp_notifier(args.host, args.notify_port))
@@ -465,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
             snapshots.save()
     snapshots.save(final=True)
     server.stop()
+    if state_lock is not None:
+        state_lock.close()  # the next runtime on this state dir may restore now
     return 0
 
 
