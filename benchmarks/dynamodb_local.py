@@ -11,7 +11,8 @@ each in turn:
 
 * connect (``ws_connect``: the connection item, registry, counter and per-user slot),
 * subscribe (``ws_actions``: the connection's set, the subscription item, presence),
-* comment create (``comments_api`` POST: the post's counter, then the conditional put),
+* comment create (``comments_api`` POST: the post's counter, the writer's rate bucket, the
+  conditional put),
 * the subscribers Query of a post (``ConnectionsRepository.subscriber_ids``, GSI ``byPost``)
   with 1,000 and 10,000 subscribers,
 * ``$disconnect`` (``ws_disconnect``),
