@@ -238,11 +238,25 @@ class DynamoDBLocal(Backend):
             str(port),
             "-disableTelemetry",
         ]
+        # A shell holds the JVM: it prints the JVM's pid, then kills it when its stdin (ours)
+        # closes, so the JVM never outlives this process, even one killed with SIGKILL.
         self.proc = subprocess.Popen(  # noqa: S603 - fixed arguments
-            cmd, cwd=self.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            ["/bin/sh", "-c", _KEEPER, "sh", *cmd],
+            cwd=self.home,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-        self.pid = self.proc.pid
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            raise RuntimeError(f"DynamoDB Local did not start: {line!r}")
+        self.pid = int(line)
         self.endpoint = f"http://127.0.0.1:{port}"
+
+
+_KEEPER = '"$@" </dev/null >/dev/null 2>&1 & jvm=$!; echo "$jvm"; read -r _; kill "$jvm" 2>/dev/null; wait'
 
 
 class MotoData(Backend):
