@@ -17,6 +17,7 @@ retry 429s with backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import struct
@@ -102,11 +103,21 @@ class FaultInjector:
         self.held = 0  # POSTs being held right now
 
     def add(self, marker: str, count: int, status: int | None, delay_ms: float = 0.0) -> None:
-        """Add a rule; ``count`` 0 removes the rules of that marker."""
+        """Add a rule; ``count`` 0 removes the rules of that marker (and releases what they hold:
+        answered then as at the end of their delay)."""
+        for rule in self.rules:
+            if rule["marker"] == marker.encode():
+                rule["released"].set()
         self.rules = [r for r in self.rules if r["marker"] != marker.encode()]
         if count > 0:
             self.rules.append(
-                {"marker": marker.encode(), "count": count, "status": status, "delay": delay_ms / 1000}
+                {
+                    "marker": marker.encode(),
+                    "count": count,
+                    "status": status,
+                    "delay": delay_ms / 1000,
+                    "released": asyncio.Event(),
+                }
             )
 
     def _take(self, body: bytes, delayed: bool) -> dict[str, Any] | None:
@@ -131,7 +142,8 @@ class FaultInjector:
             return False, None
         self.held += 1
         try:
-            await asyncio.sleep(rule["delay"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rule["released"].wait(), rule["delay"])
         finally:
             self.held -= 1
         return True, rule["status"]

@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import uuid
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.e2e.client import post_comment, token
+from tests.e2e.client import connect, post_comment, token
 
-from .worker_kill import AFTER, BEFORE, get_json, kill_scenario, poll
+from .worker_kill import AFTER, BEFORE, control, get_json, kill_scenario, poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -93,3 +94,28 @@ def test_idle_worker_killed_is_replaced_before_the_next_call(runtime_urls: dict[
     run = asyncio.run(_idle_scenario(runtime_urls))
     assert run["status"] == 201, run  # a dead worker left in the pool would have answered 500
     assert run["after"]["workers"], run
+
+
+async def _held_then_delivered(urls: dict[str, str]) -> dict[str, Any]:
+    post_id = f"held-{uuid.uuid4().hex[:8]}"
+    marker = f"HELD-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as session:
+        writer = await token(session, urls, "held-writer")
+        client = await connect(session, urls, await token(session, urls, "held-reader"))
+        await client.subscribe(post_id)
+        await control(session, urls, "/__local/faults", {"marker": marker, "count": 1, "delayMs": 400})
+        started = time.monotonic()
+        status, body = await post_comment(session, urls, writer, post_id, f"held {marker}")
+        assert status == 201, body
+        await client.wait_type("comment.created", timeout=30, comment__id=body["id"])
+        took = time.monotonic() - started
+        faults = await get_json(session, urls, "/__local/faults")
+        await client.close()
+    return {"took": took, "faults": faults, "marker": marker}
+
+
+def test_a_held_post_without_a_status_is_delivered_after_the_delay(runtime_urls: dict[str, str]) -> None:
+    run = asyncio.run(_held_then_delivered(runtime_urls))
+    assert run["took"] >= 0.4, run
+    assert run["faults"]["held"] == 0
+    assert [r for r in run["faults"]["rules"] if r["marker"] == run["marker"]][0]["count"] == 0
