@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 from benchmarks import presence
 
                 r, data = (
-                    presence.run(subscribers=200, rate=20, seconds=2, log=log)
+                    presence.run(subscribers=200, rate=20, seconds=2, work_calls=10, log=log)
                     if args.quick
                     else presence.run(log=log)
                 )

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from local_runtime.process import RuntimeProcess
 from tests.e2e.client import WsClient, check_envelope, connect, token, unique
 
 
@@ -135,3 +137,52 @@ def test_typing_reaches_the_others_only_rate_limited_and_needs_a_subscription(ur
                 await c.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 40))
+
+
+def test_presence_and_typing_take_fanout_batches_above_the_inline_limit(
+    cdk_out: Path, tmp_path: Path
+) -> None:
+    """Above FANOUT_INLINE_LIMIT recipients, presence and typing go the comments' way: batches on
+    the fan-out queue for the fan-out worker (limits lowered locally via --env, as in
+    test_lifecycle.py). The queue's record count shows the path: sent inline, a typing would add
+    no record and a presence change one (its flush request) instead of 1 + its batches."""
+
+    async def records(s: aiohttp.ClientSession, urls: dict[str, str]) -> int:
+        async with s.get(f"{urls['apiUrl']}/__local/info") as r:
+            info = await r.json()
+        return int(next(e for e in info["eventSources"] if e["kind"] == "sqs")["stats"]["records"])
+
+    async def until_records(s: aiohttp.ClientSession, urls: dict[str, str], at_least: int) -> int:
+        deadline = time.monotonic() + 10
+        while (count := await records(s, urls)) < at_least and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return count
+
+    async def scenario(urls: dict[str, str]) -> None:
+        post_id = unique()
+        async with aiohttp.ClientSession() as s:
+            names = [unique("viewer") for _ in range(3)]
+            clients = [await connect(s, urls, await token(s, urls, name)) for name in names]
+            for c in clients[:2]:
+                await _subscribe(c, post_id)
+            await _until(lambda: all(_last_presence(c, post_id) == 2 for c in clients[:2]), 10.0)
+            await asyncio.sleep(1.5)  # past the coalescing second: the next change flushes at once
+            before = await records(s, urls)
+            await _subscribe(clients[2], post_id)  # one change: a flush, then 2 batches of <= 2 ids
+            await _until(lambda: all(_last_presence(c, post_id) == 3 for c in clients), 10.0)
+            assert await until_records(s, urls, before + 3) >= before + 3
+
+            before = await records(s, urls)
+            await clients[0].send({"action": "typing", "postId": post_id})
+            for c in clients[1:]:
+                got = await c.wait_type("typing", 5.0, postId=post_id)
+                assert got["data"] == {"postId": post_id, "userId": names[0]}
+            assert await until_records(s, urls, before + 1) >= before + 1  # one batch of the 2 others
+            await asyncio.sleep(0.3)
+            assert not [m for m in clients[0].messages if m["type"] == "typing"]
+            for c in clients:
+                await c.close()
+
+    extra = ["--env", "FANOUT_INLINE_LIMIT=1", "--env", "FANOUT_BATCH_SIZE=2", "--wait-warm"]
+    with RuntimeProcess(tmp_path / "s", cdk_out, extra=extra) as rt:
+        asyncio.run(asyncio.wait_for(scenario(rt.urls), 60))

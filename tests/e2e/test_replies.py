@@ -62,3 +62,43 @@ def test_reply_nests_and_a_deleted_parent_stays_as_a_tombstone(urls: dict[str, s
             await late.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 40))
+
+
+def test_a_reply_to_a_reply_carries_its_parent_when_created_edited_and_listed(urls: dict[str, str]) -> None:
+    async def scenario() -> None:
+        post_id = unique()
+        async with aiohttp.ClientSession() as s:
+            alice, bob = await token(s, urls, unique("alice")), await token(s, urls, unique("bob"))
+            watcher = await connect(s, urls, alice)
+            await watcher.subscribe(post_id)
+            _, parent = await post_comment(s, urls, alice, post_id, "parent")
+            _, reply = await post_comment(s, urls, bob, post_id, "reply", parent_id=parent["id"])
+            status, nested = await post_comment(
+                s, urls, alice, post_id, "reply to the reply", parent_id=reply["id"]
+            )
+            assert status == 201 and nested["parentId"] == reply["id"], nested
+            created = await watcher.wait_type("comment.created", 3.0, comment__id=nested["id"])
+            assert created["data"]["comment"]["parentId"] == reply["id"]
+
+            async with s.patch(
+                f"{urls['apiUrl']}/api/v1/posts/{post_id}/comments/{nested['id']}",
+                json={"content": "edited"},
+                headers={"Authorization": f"Bearer {alice}"},
+            ) as r:
+                assert r.status == 200, await r.text()
+                edited = await r.json()
+            assert edited["parentId"] == reply["id"] and edited["content"] == "edited"
+            updated = await watcher.wait_type("comment.updated", 3.0, comment__id=nested["id"])
+            assert updated["data"]["comment"] == edited
+            check_comment(edited)
+
+            async with s.get(f"{urls['apiUrl']}/api/v1/posts/{post_id}/comments") as r:
+                page = await r.json()
+            assert [c.get("parentId") for c in page["comments"]] == [None, parent["id"], reply["id"]]
+            late = await connect(s, urls, bob)
+            listed = await late.subscribe(post_id)
+            assert listed["data"]["comments"] == page["comments"]
+            await watcher.close()
+            await late.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 40))

@@ -12,6 +12,7 @@ from events import sqs_event, ws_event
 from handlers import fanout_worker, ws_actions, ws_connect, ws_disconnect
 from realtime_comments.dependencies import presence_counter
 from realtime_comments.settings import ActionsSettings
+from realtime_comments.websocket.frame_limit import ACTION_RATE_ATTRIBUTE
 
 
 @pytest.fixture
@@ -93,6 +94,51 @@ def test_a_gone_connection_found_by_a_send_leaves_the_count(connections_sink, qu
     assert counter.viewers("p") == 2
     act("a1", "alice", {"action": "typing", "postId": "p"})  # the relay to b1 finds it gone
     assert counter.viewers("p") == 1
+
+
+def test_the_count_costs_the_same_dynamodb_calls_whatever_the_audience(connections_sink, queue, monkeypatch):
+    """The contract's cost bullet: a subscribe, unsubscribe or disconnect does O(1) single-item
+    work, never a count by Query or Scan; so a post with 60 viewers costs what one with none does."""
+    import botocore.client
+
+    calls: list[tuple[str, str, str]] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        # The frame rate limit's compare-and-set on the caller's own item may take a second try
+        # when frames come close together: per connection, timing-dependent, not the count's.
+        limiter = ACTION_RATE_ATTRIBUTE in (params.get("ExpressionAttributeNames") or {}).values()
+        if self.meta.service_model.service_name == "dynamodb" and not limiter:
+            calls.append((operation, params.get("TableName", ""), params.get("IndexName", "")))
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    settings = ActionsSettings.from_env()
+
+    def one_user_comes_and_goes(n: int) -> list[tuple[str, str, str]]:
+        connect(f"new{n}", f"newcomer{n}")
+        calls.clear()
+        act(f"new{n}", f"newcomer{n}", {"action": "subscribe", "postId": "p"})
+        act(f"new{n}", f"newcomer{n}", {"action": "unsubscribe", "postId": "p"})
+        act(f"new{n}", f"newcomer{n}", {"action": "subscribe", "postId": "p"})
+        ws_disconnect.handler(ws_event("$disconnect", f"new{n}", user_id=f"newcomer{n}"), None)
+        return list(calls)
+
+    alone = one_user_comes_and_goes(0)
+    for i in range(60):
+        connect(f"v{i}", f"viewer{i}")
+        act(f"v{i}", f"viewer{i}", {"action": "subscribe", "postId": "p"})
+    assert presence_counter(settings).viewers("p") == 60
+    crowded = one_user_comes_and_goes(1)
+    assert presence_counter(settings).viewers("p") == 60
+    assert crowded == alone
+    on_connections = [c for c in crowded if c[1] == settings.connections_table_name]
+    assert not [c for c in crowded if c[0] == "Scan"]
+    # The one Query on the connections table is the $disconnect's look-up of its own
+    # subscriptions (its partition), never the post's audience (byPost).
+    assert [c for c in on_connections if c[0] == "Query"] == [
+        ("Query", settings.connections_table_name, "")
+    ], on_connections
 
 
 def test_presence_is_sent_and_coalesced_to_one_per_second(connections_sink, queue, sqs_client):
