@@ -45,6 +45,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +266,7 @@ class Viewer:
         self.ws: Any = None
         self.task: asyncio.Task[None] | None = None
         self.presence: list[tuple[float, int]] = []
+        self.stamps: list[str] = []  # each presence message's `timestamp`: when its flush was claimed
         self.replies: dict[str, list[float]] = {"subscribed": [], "unsubscribed": []}
         self.sent: dict[str, list[float]] = {"subscribe": [], "unsubscribe": []}
         self.listed = asyncio.Event()
@@ -285,6 +287,7 @@ class Viewer:
             kind = data.get("type")
             if kind == "presence":
                 self.presence.append((now, int(data["data"]["viewers"])))
+                self.stamps.append(str(data.get("timestamp", "")))
             elif kind in self.replies:
                 self.replies[kind].append(now)
             elif kind == "comments.list":
@@ -451,6 +454,14 @@ async def _churn(
     window = max(1e-9, last_change - t0)
     in_window = [t for t, _ in watcher.presence if t0 <= t <= settle_end]
     gaps = [b - a for a, b in zip(in_window, in_window[1:], strict=False)]
+    # The server's spacing (the coalescing itself), free of delivery jitter: the messages'
+    # timestamps, taken right after each flush claim.
+    sent = [
+        datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        for (t, _), stamp in zip(watcher.presence, watcher.stamps, strict=True)
+        if t0 <= t <= settle_end and stamp
+    ]
+    sent_gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
     deliveries = sum(1 for v in steady + churners for t, _ in v.presence if t0 <= t <= last_change)
     settled = [
         max(0.0, v.presence[-1][0] - last_change) if v.presence and v.presence[-1][1] == final else None
@@ -477,7 +488,8 @@ async def _churn(
         "churn_seconds": window,
         "presence_messages": len([t for t in in_window if t <= last_change]),
         "presence_per_s": len([t for t in in_window if t <= last_change]) / window,
-        "min_gap_s": min(gaps) if gaps else None,
+        "min_gap_s": min(sent_gaps) if sent_gaps else None,
+        "min_arrival_gap_s": min(gaps) if gaps else None,
         "deliveries_per_s": deliveries / window,
         "final_viewers": final,
         "clients_with_final": len(have_final),
@@ -608,7 +620,7 @@ def _rows(churn: dict[str, Any], work: dict[str, Any]) -> list[Row]:
     rate_ok = (
         churn["achieved_per_s"] >= 0.95 * rate and churn["subscribes_answered"] == churn["subscribes_sent"]
     )
-    gap = churn["min_gap_s"]
+    gap, arrival = churn["min_gap_s"], churn["min_arrival_gap_s"]
     coalesced = churn["presence_per_s"] <= 1.05 and (gap is None or gap >= 0.95)
     settled = churn["settled_s"]
     settled_ok = settled is not None and settled < 2.0
@@ -646,10 +658,11 @@ def _rows(churn: dict[str, Any], work: dict[str, Any]) -> list[Row]:
             msgs_per_s=churn["presence_per_s"],
             check=(
                 f"{churn['presence_messages']} in {churn['churn_seconds']:.1f} s, min gap "
-                f"{gap if gap is not None else float('nan'):.2f} s; {churn['deliveries_per_s']:,.0f}"
-                " presence deliveries/s over all clients"
+                f"{gap if gap is not None else float('nan'):.2f} s sent (timestamps),"
+                f" {arrival if arrival is not None else float('nan'):.2f} s received;"
+                f" {churn['deliveries_per_s']:,.0f} presence deliveries/s over all clients"
             ),
-            target="<= 1 per post per s (gap >= 1 s)",
+            target="<= 1 per post per s (sent gap >= 1 s)",
             met="yes" if coalesced else "NO",
         ),
         Row(
