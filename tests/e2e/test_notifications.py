@@ -37,6 +37,16 @@ def test_reply_notifies_the_parent_author_everywhere_and_rest_lists_and_marks(ur
             for message in got:
                 check_envelope(message)
                 notification = message["data"]["notification"]
+                assert set(notification) == {
+                    "id",
+                    "type",
+                    "postId",
+                    "commentId",
+                    "parentId",
+                    "actorId",
+                    "createdAt",
+                    "read",
+                }, notification  # the contract's stored shape, nothing more
                 assert notification["commentId"] == reply["id"] and notification["parentId"] == parent["id"]
                 assert notification["actorId"] == replier and notification["postId"] == post_id
                 assert notification["type"] == "reply" and notification["read"] is False
