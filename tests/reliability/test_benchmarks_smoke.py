@@ -112,3 +112,33 @@ def test_cost_falls_back_to_moto_units_and_says_so(tmp_path: Path) -> None:
     assert "moto's fixed units" in proc.stdout
     assert raw["operations"]["connect"]["write_units"] > 0
     assert "notification" not in raw["operations"]  # its table exists only with the template's tables
+
+
+@pytest.mark.slow
+def test_quick_presence_benchmark_answers_every_action_and_settles_everywhere(tmp_path: Path) -> None:
+    """`--quick --only presence` (200 steady clients, 20 subscribes/s for 2 s through the local
+    runtime, then the metered calls): every subscribe and unsubscribe is answered, every steady
+    client ends with the final count, and the metered work has no count by Query or Scan."""
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "presence", "--output", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())["presence"]
+    churn, work = result["churn"], result["work"]
+    assert churn["start_count"] == churn["subscribers"] == churn["final_viewers"] == 200
+    assert churn["subscribes_sent"] == churn["subscribes_answered"] == churn["unsubscribes_answered"] == 40
+    assert churn["errors"] == []
+    assert churn["clients_with_final"] == churn["subscribers"]
+    assert churn["presence_messages"] >= 1
+    assert work["final_viewers"] == 200  # the metered churners all left again
+    assert set(work["per_subscribe"]["calls"]) == {"PutItem", "UpdateItem", "Query"}  # Query: comments.list
+    assert set(work["per_unsubscribe"]["calls"]) == {"DeleteItem", "UpdateItem"}
+    assert work["per_flush"]["calls"] == {"Query": 1, "UpdateItem": 1}
