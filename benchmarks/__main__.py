@@ -2,7 +2,8 @@
 
 Options: ``--quick`` (small N, a smoke run: checks deliveries, not speed), ``--only fanout,coldstart``
 (``runtime`` is another name for ``e2e``), ``--output PATH`` (default benchmarks/results.json; ``-`` to
-skip), ``--latency-ms``, ``--rate``, ``--no-reference`` / ``--reference-commit`` (e2e's reference runtime).
+skip), ``--latency-ms``, ``--rate``, ``--no-reference`` / ``--reference-commit`` (e2e's reference runtime),
+``--e2e-phases disconnect`` (e2e: only the disconnect storm; ``ladder`` = first comment + load ladder).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="e2e: the commit whose local_runtime/ is the reference (default da53cd7)",
     )
+    parser.add_argument(
+        "--e2e-phases",
+        default="ladder,disconnect",
+        help="e2e: comma-separated subset of ladder (first comment + load ladder), disconnect (the storm)",
+    )
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -122,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                     reference=not args.no_reference,
                     reference_commit=args.reference_commit,
+                    phases=tuple(p.strip() for p in args.e2e_phases.split(",") if p.strip()),
                 )
             elif name == "replies":
                 from benchmarks import replies

@@ -66,6 +66,9 @@ P99_TARGET_S = 0.25
 P50_TARGET_S = 0.05
 FIRST_TARGET_S = 0.5
 DISCONNECT_TARGET_S = 5.0
+# What one runtime kind measures: "ladder" (first comment + load ladder on one fresh runtime) and
+# "disconnect" (the storm on another); ``--e2e-phases`` picks a subset.
+PHASES = ("ladder", "disconnect")
 SUSTAINED_TARGET = 5_000.0
 BENCH = "end to end"
 PNG = os.path.join(ROOT, "benchmarks", "runtime-latency.png")
@@ -531,6 +534,7 @@ async def disconnect_storm(
                 polls=polls,
                 closes_done_s=closed_at[0] if closed_at else None,
                 trace=trace,
+                loadavg_1m=os.getloadavg()[0],
             )
         finally:
             await _close_all(clients)
@@ -548,14 +552,35 @@ def measure(
     disconnect_clients: int,
     reference_commit: str,
     log: Callable[[str], None],
+    phases: tuple[str, ...] = PHASES,
 ) -> dict[str, Any]:
     """Every figure of one runtime kind: first comment + ladder on one fresh runtime, the
-    disconnect storm on another fresh one."""
+    disconnect storm on another fresh one (``phases``: which of the two)."""
     from benchmarks.runtimes import Runtime
 
-    out: dict[str, Any] = {"kind": kind, "disconnect_clients": disconnect_clients}
+    out: dict[str, Any] = {"kind": kind, "disconnect_clients": disconnect_clients, "phases": phases}
     runtime = Runtime(kind, cdk_out, workdir, reference_commit=reference_commit)
     out["label"] = runtime.label
+    if "ladder" in phases:
+        _measure_ladder(runtime, out, steps, duration, log)
+    if "disconnect" in phases and "start_error" not in out:
+        _measure_disconnect(
+            Runtime(kind, cdk_out, workdir, reference_commit=reference_commit),
+            out,
+            disconnect_clients,
+            log,
+        )
+    return out
+
+
+def _measure_ladder(
+    runtime: Any,
+    out: dict[str, Any],
+    steps: list[tuple[int, float]],
+    duration: float,
+    log: Callable[[str], None],
+) -> None:
+    kind = runtime.kind
     log(f"e2e: starting the {runtime.label} runtime ...")
     try:
         runtime.start(timeout=180)
@@ -563,7 +588,7 @@ def measure(
         out["error"] = f"runtime did not start: {_one_line(exc)}"
         out["start_error"] = str(exc)[-3000:]
         log(f"e2e: {out['error']}")
-        return out
+        return
     out["startup_s"] = runtime.startup_seconds
     try:
         out["first"] = asyncio.run(asyncio.wait_for(first_comment(runtime.urls, runtime.ready_at), 90))
@@ -575,21 +600,25 @@ def measure(
     finally:
         out["log_errors"] = _log_errors(runtime.tail(4000))
         runtime.stop()
-    storm = Runtime(kind, cdk_out, workdir, reference_commit=reference_commit)
+
+
+def _measure_disconnect(
+    storm: Any, out: dict[str, Any], disconnect_clients: int, log: Callable[[str], None]
+) -> None:
     try:
         storm.start(timeout=180)
-        log(f"e2e: {runtime.label}: {disconnect_clients} disconnects at once ...")
+        out.setdefault("startup_s", storm.startup_seconds)
+        log(f"e2e: {storm.label}: {disconnect_clients} disconnects at once ...")
         out["disconnect"] = asyncio.run(
             asyncio.wait_for(
                 disconnect_storm(storm.urls, disconnect_clients, 60.0, log, storm.cpu_seconds), 600
             )
         )
-        log(f"e2e: {runtime.label}: disconnect {out['disconnect'].get('seconds')}")
+        log(f"e2e: {storm.label}: disconnect {out['disconnect'].get('seconds')}")
     except Exception as exc:  # noqa: BLE001
         out["disconnect"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     finally:
         storm.stop()
-    return out
 
 
 def measure_floor(
@@ -666,6 +695,9 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
         ref = None
     order = [r for r in (ref, by_kind.get("current")) if r is not None and "startup_s" in r]
 
+    def ran(phase: str) -> list[dict[str, Any]]:
+        return [r for r in order if phase in r.get("phases", PHASES)]
+
     def name(r: dict[str, Any]) -> str:
         return "ours (current)" if r["kind"] == "current" else f"{r['label']}"
 
@@ -687,7 +719,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
         return f"FAIL: {text}" if bad and quick and r["kind"] == "current" else text
 
     # first comment
-    for r in order:
+    for r in ran("ladder"):
         first = r.get("first")
         if not first:
             rows.append(not_run(r, "first comment after READY"))
@@ -718,14 +750,14 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
     # the ladder: one row per step run (the reference's, then ours), p99 in the seconds column
     ref_steps = {(s["clients"], s["rate"]): s for s in (ref or {}).get("steps", [])}
     keys: list[tuple[int, float]] = []
-    for r in order:
+    for r in ran("ladder"):
         if not r.get("steps"):
             rows.append(not_run(r, "load ladder"))
         for s in r.get("steps") or []:
             if (s["clients"], s["rate"]) not in keys:
                 keys.append((s["clients"], s["rate"]))
     keys.sort(key=lambda k: (k[0] * k[1], k[0]))
-    for key, r in ((k, r) for k in keys for r in order):
+    for key, r in ((k, r) for k in keys for r in ran("ladder")):
         for s in (x for x in r.get("steps") or [] if (x["clients"], x["rate"]) == key):
             label = (
                 f"{s['clients']} clients x {s['rate']:g}/s x {s['duration_s']:g}s"
@@ -785,7 +817,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
     # p50 at light load (the first step)
     light = keys[0] if keys else (QUICK_STEPS if quick else STEPS)[0]
     ref_light = ref_steps.get(light)
-    for r in order:
+    for r in ran("ladder"):
         s = _measured_step(r, light)
         what = f"p50 at light load ({light[0]} clients x {light[1]:g}/s)"
         if s is None:
@@ -808,7 +840,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
 
     # sustained deliveries/s
     ref_sustained = _sustained((ref or {}).get("steps", [])) if ref and ref.get("steps") else None
-    for r in order:
+    for r in ran("ladder"):
         steps = r.get("steps")
         if not steps:
             rows.append(not_run(r, "sustained deliveries/s"))
@@ -846,7 +878,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
             cpu_steps.append((last["clients"], last["rate"]))
     for key in cpu_steps:
         ref_step = ref_steps.get(key)
-        for r in order:
+        for r in ran("ladder"):
             s = _measured_step(r, key)
             what = f"runtime CPU per delivery at {key[0]} x {key[1]:g}/s"
             if s is None:
@@ -869,7 +901,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
 
     # disconnects
     ref_disc = ((ref or {}).get("disconnect") or {}).get("handled_per_s")  # defined if unfinished too
-    for r in order:
+    for r in ran("disconnect"):
         d = r.get("disconnect") or {}
         what = f"{d.get('clients', r.get('disconnect_clients', '?'))} clients disconnect at once"
         if "error" in d or not d:
@@ -900,7 +932,7 @@ def rows_for(results: list[dict[str, Any]], quick: bool) -> list[Row]:
                 target="<= 5 s",
                 met=_yes(ok and d["seconds"] <= DISCONNECT_TARGET_S),
                 note=f"GET /api/v1/websocket/connections polled ({d.get('polls')}x) from the first close; "
-                f"connect {d['connect_s']:.1f}s"
+                f"connect {d['connect_s']:.1f}s; load avg {d.get('loadavg_1m', float('nan')):.1f}"
                 + (
                     f"; runtime CPU {d['cpu_per_disconnect_s'] * 1000:.1f} ms per $disconnect handled "
                     f"({d['cpu_s']:.1f} CPU s); msg/s = $disconnects handled per s"
@@ -958,9 +990,14 @@ def run(
     duration: float | None = None,
     png: str | None = PNG,
     floor: bool = True,
+    phases: tuple[str, ...] = PHASES,
 ) -> tuple[list[Row], dict]:
     """``floor``: also run the top step against benchmarks/fake_runtime.py (no runtime), to show
-    what the load generator itself measures on this machine now (full mode only)."""
+    what the load generator itself measures on this machine now (full mode only). ``phases``: a
+    subset of PHASES (the floor and the PNG belong to the ladder)."""
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise ValueError(f"unknown e2e phase(s) {sorted(unknown)}; choose from {PHASES}")
     from benchmarks.runtimes import REFERENCE_COMMIT
 
     if not os.path.exists(os.path.join(ROOT, "local_runtime", "__main__.py")):
@@ -995,9 +1032,10 @@ def run(
                     disconnect_clients=QUICK_DISCONNECT_CLIENTS if quick else DISCONNECT_CLIENTS,
                     reference_commit=reference_commit or REFERENCE_COMMIT,
                     log=log,
+                    phases=phases,
                 )
             )
-        if floor and not quick:
+        if floor and not quick and "ladder" in phases:
             raw["runtimes"].append(measure_floor(Path(tmp), steps[-1:], duration, log))
     rows = rows_for(raw["runtimes"], quick)
     measured = any(r.get("steps") for r in raw["runtimes"] if r["kind"] != "floor")
