@@ -74,11 +74,15 @@ def seed_comments(
     return comments
 
 
+# High enough that seeding never meets the per-connection limit (tests/handlers/test_limits.py does).
+SEED_SUBSCRIPTION_LIMIT = 1_000
+
+
 def seed_subscribers(post_id: str, connection_ids: list[str], *, expires_at: int = 4_000_000_000) -> None:
     repository = connections_repository()
     for connection_id in connection_ids:
         repository.put_connection(connection_id, "user-" + connection_id, expires_at)
-        repository.put_subscription(connection_id, post_id, "user-" + connection_id, expires_at)
+        repository.subscribe(connection_id, post_id, SEED_SUBSCRIPTION_LIMIT)
 
 
 def types_of(messages: list[dict[str, Any]]) -> list[str]:

@@ -35,7 +35,7 @@ def test_empty_recipient_list_sends_nothing(connections_sink):
 
 def test_gone_connection_is_deleted_with_its_subscriptions(tables, connections_sink):
     seed_subscribers("post-1", ["alive", "dead"])
-    connections_repository().put_subscription("dead", "post-2", "u", 4_000_000_000)
+    connections_repository().subscribe("dead", "post-2", limit=50)
     connections_sink.gone.add("dead")
 
     result = deliver("hello", ["alive", "dead"])

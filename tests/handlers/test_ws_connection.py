@@ -43,6 +43,58 @@ def test_disconnect_removes_connection_and_subscriptions(tables, connections_sin
     assert remaining == {("conn-2=", "connection"), ("conn-2=", "sub#post-1")}
 
 
+def _dynamodb_calls_of_disconnect(connection_id: str) -> list[str]:
+    """The DynamoDB operations the $disconnect of ``connection_id`` sends, in order."""
+    return _dynamodb_calls_of(
+        lambda: ws_disconnect.handler(ws_event("$disconnect", connection_id), None),
+        ws_disconnect.connections().client,
+    )
+
+
+def _dynamodb_calls_of(function: Any, client: Any) -> list[str]:
+    """The DynamoDB operations ``function()`` sends through ``client``, in order."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", record)
+    try:
+        function()
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", record)
+    return calls
+
+
+def test_disconnect_takes_the_subscriptions_from_the_connection_item_without_a_query(tables):
+    """The deleted connection item lists its subscriptions: no Query, one call per item to go."""
+    ws_connect.handler(ws_event("$connect", "bare=", user_id="alice"), None)
+    ws_connect.handler(ws_event("$connect", "subd=", user_id="bob"), None)
+    ws_actions.handler(ws_event("subscribe", "subd=", {"action": "subscribe", "postId": "post-1"}), None)
+
+    bare = _dynamodb_calls_of_disconnect("bare=")
+    subscribed = _dynamodb_calls_of_disconnect("subd=")
+
+    # connection, registry, counter, the user's connection slot
+    assert bare == ["DeleteItem", "BatchWriteItem", "UpdateItem", "UpdateItem"]
+    # ... plus the subscription, its viewer item and the post's viewer count
+    assert subscribed == ["DeleteItem", "DeleteItem", "UpdateItem", "UpdateItem", *bare[1:]]
+    assert _items(tables) == []
+
+
+def test_connections_that_do_not_list_their_subscriptions_are_queried(tables):
+    """A connection item without `subscriptionsListed` (written before the set existed) still
+    takes every item of its partition with it."""
+    for sk in ("connection", "sub#post-1", "sub#post-2"):
+        item = {"connectionId": {"S": "old="}, "sk": {"S": sk}, "userId": {"S": "u"}}
+        if sk != "connection":
+            item["postId"] = {"S": sk[len("sub#") :]}
+        tables.client.put_item(TableName=tables.connections, Item=item)
+
+    assert "Query" in _dynamodb_calls_of_disconnect("old=")
+    assert _items(tables) == []
+
+
 def test_disconnect_of_unknown_connection_is_harmless(tables):
     assert ws_disconnect.handler(ws_event("$disconnect", "never-connected"), None) == {"statusCode": 200}
 

@@ -49,6 +49,11 @@ COUNTER_ATTRIBUTE = "connectionCount"
 # (items written before the counter existed, or refreshed by a retried $connect, are not).
 COUNTED_ATTRIBUTE = "counted"
 SUBSCRIPTIONS_ATTRIBUTE = "subscriptions"
+# Set on connection items whose `subscriptions` set lists every subscription item they have
+# (subscribe adds the post to the set before it writes the item, unsubscribe takes it out after
+# deleting the item), so their $disconnect needs no Query. Items written before the set existed
+# lack it and are Queried, as they always were.
+LISTED_ATTRIBUTE = "subscriptionsListed"
 _BATCH_WRITE_LIMIT = 25
 _UNPROCESSED_RETRIES = 8
 
@@ -99,6 +104,7 @@ class ConnectionsRepository:
             "connectedAt": utc_timestamp(),
             "expiresAt": expires_at,
             COUNTED_ATTRIBUTE: True,
+            LISTED_ATTRIBUTE: True,
         }
         if user_id:
             item[CONNECTED_USER_ATTRIBUTE] = user_id
@@ -130,28 +136,26 @@ class ConnectionsRepository:
 
     def delete_connection(self, connection_id: str) -> int:
         """Delete the connection, its subscriptions and its registry entry; returns how many
-        connection and subscription items went.
+        connection and subscription items went (subscriptions as listed or found).
 
         The counter goes down only for the caller whose DeleteItem removed a counted item, so a
-        $disconnect racing a 410 cleanup of the same connection decrements it once.
+        $disconnect racing a 410 cleanup of the same connection decrements it once. The deleted
+        item's `subscriptions` set names its subscription items, so that caller needs no Query
+        (four calls for a connection without subscriptions); a caller that found the item gone
+        already (the racing one, or after a TTL deletion) Queries for what may be left.
         """
         old = self.client.delete_item(
             TableName=self.table_name,
             Key=to_attributes({"connectionId": connection_id, "sk": CONNECTION_SK}),
             ReturnValues="ALL_OLD",
         ).get("Attributes")
-        keys = [
-            item
-            for page in self._paginate(
-                "query",
-                TableName=self.table_name,
-                KeyConditionExpression="connectionId = :id",
-                ExpressionAttributeValues={":id": {"S": connection_id}},
-                ProjectionExpression="connectionId, sk",
-                ConsistentRead=True,
-            )
-            for item in page.get("Items", [])
-        ]
+        if old and old.get(LISTED_ATTRIBUTE, {}).get("BOOL"):
+            keys = [
+                to_attributes({"connectionId": connection_id, "sk": subscription_sk(post_id)})
+                for post_id in old.get(SUBSCRIPTIONS_ATTRIBUTE, {}).get("SS", [])
+            ]
+        else:
+            keys = self._partition_keys(connection_id)
         removed = len(keys) + (1 if old else 0)
         if self.presence is not None:
             # One by one, so that only the caller whose delete removed a subscription takes its
@@ -168,6 +172,21 @@ class ConnectionsRepository:
         if old and "userId" in old:
             release_connection_slot(self.client, self.table_name, old["userId"]["S"], connection_id)
         return removed
+
+    def _partition_keys(self, connection_id: str) -> list[dict[str, Any]]:
+        """The keys of what is left in the connection's partition (one paginated Query)."""
+        return [
+            item
+            for page in self._paginate(
+                "query",
+                TableName=self.table_name,
+                KeyConditionExpression="connectionId = :id",
+                ExpressionAttributeValues={":id": {"S": connection_id}},
+                ProjectionExpression="connectionId, sk",
+                ConsistentRead=True,
+            )
+            for item in page.get("Items", [])
+        ]
 
     def all_connection_ids(self) -> Iterator[str]:
         """Every connection id, for broadcast_to_all: one Query per registry shard.
