@@ -27,8 +27,7 @@ class Controls:
         self.ws = ws
         self.connections = connections
         self.info = info
-        # The gateway invokes through the same pools: its reference serves when none is given.
-        self.functions = functions if functions is not None else getattr(ws, "functions", None)
+        self.functions = functions
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/__local/websocket/stop", self.ws_stop)

@@ -366,7 +366,7 @@ class Runtime:
             extra_origins=ep.frontend_origins,
             domain=f"{ep.public_host}:{ep.api_port}",
         )
-        Controls(self.ws, self.connections, self.info).add_routes(api_app)
+        Controls(self.ws, self.connections, self.info, self.functions).add_routes(api_app)
         self.http.add_routes(api_app)  # last: its catch-all serves the API's routes
         if http_api is not None:
             log.info("http api %s: %d route(s)", http_api.name, len(http_api.routes))
