@@ -277,6 +277,15 @@ def _backend() -> Any:
     return dynamodb_backends[ACCOUNT_ID][REGION]
 
 
+def items_of(table: Any) -> list[Any]:
+    """Every item of a moto table, in no particular order. moto's ``all_items`` sorts them by key
+    (Python comparisons of DynamoType pairs): most of a TTL sweep's or a snapshot's time, under
+    the table's lock, and neither needs an order."""
+    if table.range_key_attr:
+        return [item for partition in table.items.values() for item in partition.values()]
+    return list(table.items.values())
+
+
 def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) -> int:
     """Delete the items of one table whose TTL attribute is in the past, as DynamoDB's TTL does.
 
@@ -291,7 +300,7 @@ def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) 
     now = time.time() if now is None else now
     with locks.hold([table_name], exclusive=True):
         expired = []
-        for item in list(table.all_items()):
+        for item in items_of(table):
             value = item.attrs.get(attr)
             if value is not None and value.type == "N":
                 with contextlib.suppress(ValueError):
@@ -351,7 +360,7 @@ def write_snapshot(locks: TableLocks, path: Path) -> int:
     for name in sorted(backend.tables):
         table = backend.tables[name]
         with locks.hold([name], exclusive=False):
-            tables[name] = [dynamo_to_dict(item.attrs) for item in table.all_items()]
+            tables[name] = [dynamo_to_dict(item.attrs) for item in items_of(table)]
     body = json.dumps({"version": 1, "savedAt": time.time(), "tables": tables}, default=wire_value)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(body)
