@@ -17,7 +17,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["*.config.{ts,mjs}"],
+    files: ["*.config.{ts,mjs}", "scripts/**/*.mjs"],
     languageOptions: { globals: { ...globals.node } },
   },
   {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from realtime_comments.site_headers import origin_of, security_headers
 
 from .connections_api import ConnectionsApi, PortSplitter
 from .controls import Controls
@@ -499,6 +500,12 @@ class Runtime:
             "warm": self.warm_task is not None and self.warm_task.done(),
         }
 
+    def site_headers(self) -> dict[str, str]:
+        """The page's security headers (``realtime_comments.site_headers``, the ones of StaticSite's
+        CloudFront policy) for this runtime: connect-src is the local HTTP and WebSocket APIs."""
+        ep = self.endpoints
+        return security_headers([origin_of(ep.api_base), f"ws://{ep.public_host}:{ep.ws_port}"])
+
     def _frontend_routes(self, app: web.Application) -> None:
         root = self.o.frontend_dir if self.o.frontend_dir.is_absolute() else Path.cwd() / self.o.frontend_dir
 
@@ -521,6 +528,14 @@ class Runtime:
                 return web.FileResponse(nf, status=404)
             return web.Response(status=404, text="not found\n")
 
+        headers = self.site_headers()
+
+        async def with_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+            # Every response of the page's origin, as CloudFront adds them: the browser tests run
+            # under the deployed CSP.
+            response.headers.update(headers)
+
+        app.on_response_prepare.append(with_security_headers)
         app.router.add_get("/runtime-config.json", runtime_config)
         app.router.add_get("/{tail:.*}", static)
         if not root.is_dir():

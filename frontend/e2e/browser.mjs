@@ -21,10 +21,29 @@ export async function launchBrowser() {
   });
 }
 
+/**
+ * Collect the page's Content-Security-Policy violations in `window.__cspViolations` (an init
+ * script runs through the DevTools protocol, outside the page's CSP); read them with
+ * `cspViolations(page)`.
+ */
+export async function recordCspViolations(page) {
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+}
+
+export function cspViolations(page) {
+  return page.evaluate(() => window.__cspViolations ?? null);
+}
+
 /** Open the app, sign in as `username`, optionally on `postId`; returns the page. */
 export async function openSignedIn(context, frontendUrl, username, postId) {
   const page = await context.newPage();
   page.on("pageerror", (err) => console.error(`[${username}] page error:`, err.message));
+  await recordCspViolations(page);
   if (process.env.DEBUG_WS) {
     page.on("console", (m) => console.log(`[${username}] console:`, m.text()));
     page.on("websocket", (ws) => {

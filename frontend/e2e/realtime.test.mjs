@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { launchBrowser, openSignedIn, waitLive } from "./browser.mjs";
+import { cspViolations, launchBrowser, openSignedIn, recordCspViolations, waitLive } from "./browser.mjs";
 import { devToken, RESULTS_DIR, startRuntime } from "./runtime.mjs";
 
 const POST = "post-1";
@@ -272,5 +272,46 @@ describe("notifications", () => {
     }
     await bob.getByTestId("toast").filter({ hasText: "Hello from the runtime" }).first().waitFor({ timeout: 2000 });
     await shot(bob, "07-test-toast-bob-phone.png");
+  });
+});
+
+// Last: by now both pages have signed in, posted, edited, reconnected and shown toasts.
+describe("the page under its Content-Security-Policy", () => {
+  test("every page response has the headers, and nothing the app did was blocked", async () => {
+    const res = await fetch(`${endpoints.frontendUrl}/`);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    const api = new URL(endpoints.apiUrl).origin;
+    const ws = new URL(endpoints.websocketUrl).origin.replace(/^http/, "ws");
+    assert.match(csp, new RegExp(`connect-src 'self' ${api} ${ws};`), csp);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.ok(res.headers.get("strict-transport-security"));
+    assert.ok(res.headers.get("referrer-policy"));
+    assert.deepEqual(await cspViolations(alice), []);
+    assert.deepEqual(await cspViolations(bob), []);
+  });
+
+  test("the policy is enforced: an inline script and a call to another origin are refused", async () => {
+    const page = await alice.context().newPage();
+    await recordCspViolations(page);
+    await page.goto(`${endpoints.frontendUrl}/`);
+    const outcome = await page.evaluate(async () => {
+      const s = document.createElement("script");
+      s.textContent = "window.__inlineRan = true";
+      document.body.append(s);
+      let fetched = "allowed";
+      try {
+        await fetch("http://127.0.0.2:9/", { mode: "no-cors" });
+      } catch {
+        fetched = "refused";
+      }
+      return { inlineRan: window.__inlineRan === true, fetched };
+    });
+    assert.deepEqual(outcome, { inlineRan: false, fetched: "refused" });
+    const violations = await cspViolations(page);
+    assert.ok(violations.some((v) => v.startsWith("script-src")), JSON.stringify(violations));
+    assert.ok(violations.some((v) => v.startsWith("connect-src")), JSON.stringify(violations));
+    await page.close();
   });
 });
