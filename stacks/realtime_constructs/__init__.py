@@ -24,6 +24,7 @@ from .identity import HostedSignIn, Identity, OidcIssuer, UserPoolOptions
 from .lambda_defaults import DependenciesLayer, FunctionDefaults, ServiceFunction
 from .monitoring import Monitoring, MonitoringThresholds
 from .notifications_store import NotificationsStore
+from .static_site import StaticSite, StaticSiteOptions
 from .websocket_api import WebSocketApi, WebSocketApiOptions
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "NotificationsStore",
     "OidcIssuer",
     "ServiceFunction",
+    "StaticSite",
+    "StaticSiteOptions",
     "TableOptions",
     "UserPoolOptions",
     "WebSocketApi",

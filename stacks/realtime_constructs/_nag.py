@@ -14,6 +14,7 @@ acknowledged by an aspect at synthesis, when the ids are final.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -66,6 +67,38 @@ REASONS: dict[str, str] = {
         "The Powertools idempotency table holds only records that expire within hours (TTL expiration); "
         "restoring them has no value."
     ),
+    "S1[log-bucket]": (
+        "This is the StaticSite's access-log bucket (CloudFront standard logs and the site bucket's "
+        "S3 server access logs); logging it into itself would loop."
+    ),
+    "CFR1": (
+        "The comment page is public: no country is blocked by default; a deployer who must restrict "
+        "regions adds a geo restriction or a WAF rule."
+    ),
+    "CFR2": (
+        "No WAF web ACL by default: the distribution serves only static files, and WAF is billed per "
+        "ACL and per request; StaticSiteOptions.web_acl_id attaches the deployer's ACL (docs/security.md)."
+    ),
+    "CFR4": (
+        "Without a custom domain the distribution uses CloudFront's default *.cloudfront.net "
+        "certificate, whose minimum protocol cannot be raised; StaticSiteOptions.certificate "
+        "(with domain_names) sets TLSv1.2_2021."
+    ),
+    "IAM4[bucket-deployment]": (
+        "CDK's BucketDeployment handler (it copies the site's build and runtime-config.json into the "
+        "bucket at deployment) uses AWSLambdaBasicExecutionRole for its own logs."
+    ),
+    "IAM5[bucket-deployment]": (
+        "CDK's BucketDeployment handler (grants made by aws-cdk-lib): it reads its asset objects "
+        "(s3:GetObject*, s3:GetBucket*, s3:List* on the bootstrap assets bucket's keys), syncs the "
+        "whole site bucket (s3:DeleteObject*, s3:Abort*, s3:List* on <bucket>/*; the keys are only "
+        "known at deployment) and invalidates the distribution's cache (cloudfront:CreateInvalidation "
+        "and GetInvalidation, which take no resource-level ARN in CDK's grant)."
+    ),
+    "L1[bucket-deployment]": (
+        "CDK's BucketDeployment handler: its runtime is chosen by aws-cdk-lib (it bundles the AWS CLI "
+        "layer for that runtime) and moves with aws-cdk-lib upgrades."
+    ),
     "SQS3": (
         "This queue is itself the dead-letter queue (on-failure destination) of the comments stream's "
         "event source mappings; a DLQ of a DLQ would only move the problem."
@@ -88,6 +121,8 @@ def flatten(value: Any) -> str:
         return f"<{value['Ref']}>"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return "<" + ".".join(value["Fn::GetAtt"]) + ">"
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(flatten(part) for part in parts)
@@ -117,6 +152,11 @@ class _AtSynthesis:
         if not self._done and node.node.path == self._path:
             self._done = True
             self._action()
+
+
+def at_synthesis(owner: Construct, action: Callable[[], None]) -> None:
+    """Run ``action`` once when synthesis visits ``owner`` (logical ids are final by then)."""
+    Aspects.of(owner).add(_AtSynthesis(owner, action))
 
 
 GRANT_WILDCARDS = frozenset({"IAM5[index]", "IAM5[connections]"})

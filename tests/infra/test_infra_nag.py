@@ -18,6 +18,7 @@ from realtime_comments_cdk import (
     Identity,
     NotificationsStore,
     OidcIssuer,
+    StaticSite,
     TableOptions,
     WebSocketApi,
 )
@@ -98,6 +99,16 @@ def _everything_with_cognito(stack: cdk.Stack) -> None:
     )
 
 
+def _static_site(stack: cdk.Stack) -> None:
+    # The upload of runtime-config.json brings CDK's BucketDeployment handler and its grants.
+    StaticSite(
+        stack,
+        "Site",
+        connect_origins=("https://api.example.com", "wss://ws.example.com"),
+        runtime_config={"apiUrl": f"https://{cdk.Aws.ACCOUNT_ID}.api.example.com/"},
+    )
+
+
 def _synth_report(tmp_path, compose) -> dict:
     app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=cdk_context())
     stack = cdk.Stack(app, "TeamStack")
@@ -111,7 +122,8 @@ def _synth_report(tmp_path, compose) -> dict:
 
 
 @pytest.mark.parametrize(
-    "compose", [_stores_only, _websocket_alone, _websocket_and_broadcaster, _everything_with_cognito]
+    "compose",
+    [_stores_only, _websocket_alone, _websocket_and_broadcaster, _everything_with_cognito, _static_site],
 )
 def test_a_subset_of_constructs_passes_aws_solutions_checks(tmp_path, compose):
     pack = _synth_report(tmp_path, compose)
