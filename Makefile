@@ -79,12 +79,14 @@ test-browser: setup-python setup-browser synth frontend/out/index.html
 ## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests, checkov.
 test: setup lint test-python test-frontend test-browser checkov
 
-## Deploy one stage: make deploy STAGE=prod (needs AWS credentials).
-deploy: setup
-	npx cdk deploy --context stages=$(STAGE) '$(STAGE)/*' --require-approval broadening
+## Deploy one stage: make deploy STAGE=prod (needs AWS credentials). Builds the frontend first:
+# Stages with a site (StageConfig.site) upload frontend/out and runtime-config.json to it.
+SITE_ASSETS := --context siteAssets=frontend/out
+deploy: setup frontend/out/index.html
+	npx cdk deploy --context stages=$(STAGE) $(SITE_ASSETS) '$(STAGE)/*' --require-approval broadening
 
-diff: setup
-	npx cdk diff --context stages=$(STAGE) '$(STAGE)/*'
+diff: setup frontend/out/index.html
+	npx cdk diff --context stages=$(STAGE) $(SITE_ASSETS) '$(STAGE)/*'
 
 ## Benchmarks: prints one table (see README, Performance).
 bench: setup-python

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_certificatemanager as acm
 from constructs import Construct
 from realtime_comments_cdk import (
     IDEMPOTENCY_TABLE_OPTIONS,
@@ -22,6 +23,8 @@ from realtime_comments_cdk import (
     Monitoring,
     MonitoringThresholds,
     NotificationsStore,
+    StaticSite,
+    StaticSiteOptions,
     TableOptions,
     UserPoolOptions,
     WebSocketApi,
@@ -29,10 +32,11 @@ from realtime_comments_cdk import (
 )
 
 from .nag_suppressions import apply_nag_suppressions
-from .stage_config import StageConfig
+from .stage_config import SITE_ASSETS_CONTEXT_KEY, StageConfig
 
 # Exact versions of the dependencies layer's transitive packages (pip constraints).
 LAYER_CONSTRAINTS = Path(__file__).resolve().parent / "layer-constraints.txt"
+APP_DIR = Path(__file__).resolve().parent.parent
 
 # Stable logical ids of the stateful resources (asserted by tests/infra): renaming a construct
 # must never replace a table or the user pool.
@@ -43,6 +47,8 @@ STATEFUL_LOGICAL_IDS = {
     "notifications_table": "NotificationsTable",
     "user_pool": "UserPool",
 }
+# The page's buckets (staging and prod): the site's files and its access logs, both retained.
+SITE_LOGICAL_IDS = {"site_bucket": "SiteBucket", "site_log_bucket": "SiteLogBucket"}
 
 
 class RealtimeCommentsStack(Stack):
@@ -215,9 +221,44 @@ class RealtimeCommentsStack(Stack):
             alarm_key_removal_policy=log_removal,
         )
 
+        self.site = self._static_site(config) if config.site.enabled else None
+
         self._pin_stateful_logical_ids()
         self._outputs()
         apply_nag_suppressions(self)
+
+    def _static_site(self, config: StageConfig) -> StaticSite:
+        """The page's host: connect-src is this stage's two APIs (and its Cognito domain), and
+        runtime-config.json holds their URLs."""
+        region, suffix = self.region, self.url_suffix
+        connect = [
+            f"https://{self.api.http_api.api_id}.execute-api.{region}.{suffix}",
+            f"wss://{self.websocket.api.api_id}.execute-api.{region}.{suffix}",
+        ]
+        runtime_config = {"websocketUrl": self.websocket.url, "apiUrl": self.api.url}
+        client = self.identity.user_pool_client
+        if self.identity.hosted_sign_in_url and client is not None:
+            connect.append(self.identity.hosted_sign_in_url)  # the code flow's POST /oauth2/token
+            runtime_config["cognitoDomain"] = self.identity.hosted_sign_in_url
+            runtime_config["cognitoClientId"] = client.user_pool_client_id
+        assets = self.node.try_get_context(SITE_ASSETS_CONTEXT_KEY)
+        site = config.site
+        return StaticSite(
+            self,
+            "Site",
+            connect_origins=connect,
+            runtime_config=runtime_config,
+            site_assets=(APP_DIR / assets) if assets else None,
+            options=StaticSiteOptions(
+                domain_names=site.domain_names,
+                certificate=(
+                    acm.Certificate.from_certificate_arn(self, "SiteCertificate", site.certificate_arn)
+                    if site.certificate_arn
+                    else None
+                ),
+                web_acl_id=site.web_acl_id,
+            ),
+        )
 
     def _pin_stateful_logical_ids(self) -> None:
         pins = {
@@ -227,6 +268,9 @@ class RealtimeCommentsStack(Stack):
             STATEFUL_LOGICAL_IDS["notifications_table"]: self.notifications.table,
             STATEFUL_LOGICAL_IDS["user_pool"]: self.identity.user_pool,
         }
+        if self.site is not None:
+            pins[SITE_LOGICAL_IDS["site_bucket"]] = self.site.bucket
+            pins[SITE_LOGICAL_IDS["site_log_bucket"]] = self.site.log_bucket
         for logical_id, resource in pins.items():
             cfn = resource.node.default_child if resource is not None else None
             if isinstance(cfn, CfnResource):  # built here, not imported
@@ -252,6 +296,10 @@ class RealtimeCommentsStack(Stack):
                 value=self.identity.hosted_sign_in_url,
                 description="Hosted sign-in base URL (the frontend's cognitoDomain)",
             )
+        if self.site is not None:
+            CfnOutput(self, "SiteUrl", value=self.site.url, description="The page (CloudFront)")
+            CfnOutput(self, "SiteBucketName", value=self.site.bucket.bucket_name)
+            CfnOutput(self, "SiteDistributionId", value=self.site.distribution.distribution_id)
         CfnOutput(
             self,
             "BroadcastEndpointUrl",

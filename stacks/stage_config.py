@@ -112,6 +112,32 @@ class ReservedConcurrency:
 
 
 @dataclass(frozen=True)
+class SiteHosting:
+    """The page's host in the stage (context key ``site``: ``{"enabled": true, "domainNames":
+    [..], "certificateArn": "..", "webAclId": ".."}``): the StaticSite construct, a private S3
+    bucket behind CloudFront with the page's security headers and ``runtime-config.json`` from the
+    stack's outputs. On in staging and prod, where users load the page; off in dev, which the
+    local runtime serves (with the same headers) and where a distribution would only add minutes
+    to each deployment. The site's origin must be one of the stage's ``allowed_origins``."""
+
+    enabled: bool = False
+    # Alternate domain names, with an ACM certificate in us-east-1 (both or neither).
+    domain_names: tuple[str, ...] = ()
+    certificate_arn: str | None = None
+    web_acl_id: str | None = None  # a WAF web ACL (CLOUDFRONT scope) to attach
+
+    def __post_init__(self) -> None:
+        if bool(self.domain_names) != (self.certificate_arn is not None):
+            raise ValueError("site.domainNames and site.certificateArn go together")
+
+
+# The static export to upload with the page (``-c siteAssets=frontend/out``; `make deploy` builds
+# and passes it). Without it a deployment writes only runtime-config.json and keeps the files
+# uploaded before, so synthesis never depends on a frontend build.
+SITE_ASSETS_CONTEXT_KEY = "siteAssets"
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything that differs between stages. Constructs never read this: the stack maps it
     onto construct props."""
@@ -135,6 +161,7 @@ class StageConfig:
     # Empty: nobody may broadcast until the deployer lists their services' roles.
     broadcast_principals: tuple[str, ...] = ()
     reserved_concurrency: ReservedConcurrency = field(default_factory=ReservedConcurrency)
+    site: SiteHosting = field(default_factory=SiteHosting)
     log_level: str = "INFO"
     lambda_memory_mb: int = 256  # functions not in lambda_memory_sizes
     lambda_memory_sizes: Mapping[str, int] = field(default_factory=lambda: dict(MEASURED_MEMORY_SIZES))
@@ -218,6 +245,7 @@ _BASE: dict[str, StageConfig] = {
             fanout_worker=10, stream_broadcaster=2, broadcast_endpoint=2
         ),
         alarm_topic=True,
+        site=SiteHosting(enabled=True),
     ),
     "prod": StageConfig(
         name="prod",
@@ -233,6 +261,7 @@ _BASE: dict[str, StageConfig] = {
         ),
         alarm_thresholds=AlarmThresholds(broadcaster_errors=1, iterator_age_ms=30_000, http_5xx=5),
         alarm_topic=True,
+        site=SiteHosting(enabled=True),
     ),
 }
 
@@ -285,6 +314,11 @@ def _coerce(base: StageConfig, key: str, value: Any) -> Any:
         return dataclasses.replace(
             base.reserved_concurrency, **{_snake(k): v for k, v in dict(value).items()}
         )
+    if key == "site":
+        changes = {_snake(k): v for k, v in dict(value).items()}
+        if "domain_names" in changes:
+            changes["domain_names"] = tuple(changes["domain_names"])
+        return dataclasses.replace(base.site, **changes)
     if key == "limits":
         return dataclasses.replace(base.limits, **{_snake(k): v for k, v in dict(value).items()})
     if key in ("allowed_origins", "broadcast_principals"):

@@ -226,3 +226,36 @@ def test_checkov_skips_are_written_on_the_resources_with_reasons(bare_stack, tmp
     for resource in resources.values():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(skip["comment"]) > 20, json.dumps(skip)
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_the_stage_site_calls_only_its_own_apis_and_is_configured_from_its_outputs(synthesized, stage):
+    template = synthesized.template_json(stage)
+    resources = template["Resources"]
+    stack = synthesized.stacks[stage]
+    http_api = stack.get_logical_id(stack.api.http_api.node.default_child)
+    ws_api = stack.get_logical_id(stack.websocket.api.node.default_child)
+    (policy,) = [r for r in resources.values() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    csp = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"][
+        "ContentSecurityPolicy"
+    ]
+    rendered = _joined(csp["ContentSecurityPolicy"])
+    assert (
+        f"connect-src 'self' https://<{http_api}>.execute-api.<AWS::Region>.<AWS::URLSuffix> "
+        f"wss://<{ws_api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>;"
+    ) in rendered
+    # The buckets' logical ids are pinned (SITE_LOGICAL_IDS): renaming a construct never replaces them.
+    assert resources["SiteBucket"]["Type"] == resources["SiteLogBucket"]["Type"] == "AWS::S3::Bucket"
+    assert resources["SiteBucket"]["DeletionPolicy"] == "Retain"
+    (deployment,) = [r for r in resources.values() if r["Type"] == "Custom::CDKBucketDeployment"]
+    # No siteAssets context in the tests: only runtime-config.json, and the files stay (no prune).
+    assert (
+        len(deployment["Properties"]["SourceObjectKeys"]) == 1 and deployment["Properties"]["Prune"] is False
+    )
+    markers = json.dumps(deployment["Properties"]["SourceMarkers"])
+    assert http_api in markers and ws_api in markers  # the URLs of WebSocketUrl and HttpApiUrl
+
+
+def test_dev_has_no_site(synthesized):
+    types = {r["Type"] for r in synthesized.template_json("dev")["Resources"].values()}
+    assert not {"AWS::CloudFront::Distribution", "Custom::CDKBucketDeployment"} & types
