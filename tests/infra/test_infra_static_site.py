@@ -259,3 +259,27 @@ def test_the_stage_site_calls_only_its_own_apis_and_is_configured_from_its_outpu
 def test_dev_has_no_site(synthesized):
     types = {r["Type"] for r in synthesized.template_json("dev")["Resources"].values()}
     assert not {"AWS::CloudFront::Distribution", "Custom::CDKBucketDeployment"} & types
+
+
+def test_the_site_is_a_stage_setting():
+    from stacks.stage_config import SiteHosting, get_stage_config
+
+    assert get_stage_config("dev").site == SiteHosting(enabled=False)
+    assert get_stage_config("staging").site.enabled and get_stage_config("prod").site.enabled
+    context = {
+        "staging": {"site": {"enabled": False}},
+        "prod": {
+            "site": {
+                "domainNames": ["comments.example.com"],
+                "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+                "webAclId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1",
+            }
+        },
+    }
+    assert not get_stage_config("staging", context).site.enabled
+    prod = get_stage_config("prod", context).site
+    assert prod.enabled and prod.domain_names == ("comments.example.com",) and prod.web_acl_id
+    with pytest.raises(ValueError, match="go together"):
+        get_stage_config("prod", {"prod": {"site": {"domainNames": ["comments.example.com"]}}})
+    with pytest.raises(TypeError):
+        get_stage_config("prod", {"prod": {"site": {"domian": "typo"}}})
