@@ -50,10 +50,10 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 def flat_cdk_out(cdk_out: Path, stage: str, dest: Path) -> Path:
     """``dest`` holding the stage's stack as ``<stack name>.template.json`` with an asset manifest whose
     paths are absolute: the layout of a cloud assembly without stages."""
-    from local_runtime.template import find_stack, stack_artifacts
+    from local_runtime.template import find_stack, stack_artifact
 
     name = find_stack(cdk_out, stage)
-    artifact = next(a for a in stack_artifacts(cdk_out) if a.stack_name == name)
+    artifact = stack_artifact(cdk_out, name)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(artifact.template, dest / f"{name}.template.json")
     if artifact.assets is not None:

@@ -154,18 +154,18 @@ def find_stack(cdk_out: Path, stage: str) -> str:
     raise ValueError(f"several stacks for stage {stage!r} in {cdk_out}: {', '.join(matching)}; pass --stack")
 
 
-def template_path(cdk_out: Path, stack_name: str) -> Path:
-    """Where the template of the stack named ``stack_name`` (its CloudFormation name) is."""
+def stack_artifact(cdk_out: Path, stack_name: str) -> StackArtifact:
+    """The stack named ``stack_name`` (its CloudFormation name) in ``cdk_out``."""
     for artifact in stack_artifacts(cdk_out):
         if artifact.stack_name == stack_name:
-            return artifact.template
+            return artifact
     raise FileNotFoundError(f"no stack {stack_name!r} in {cdk_out}")
 
 
 def load_template(cdk_out: Path, stack_name: str) -> Template:
-    artifact = next((a for a in stack_artifacts(cdk_out) if a.stack_name == stack_name), None)
-    if artifact is None or not artifact.template.exists():
-        raise FileNotFoundError(f"template of stack {stack_name!r} not found in {cdk_out}")
+    artifact = stack_artifact(cdk_out, stack_name)
+    if not artifact.template.exists():
+        raise FileNotFoundError(f"template of stack {stack_name!r} not found: {artifact.template}")
     body = json.loads(artifact.template.read_text())
     assets: dict[str, Path] = {}
     if artifact.assets is not None:

@@ -387,7 +387,7 @@ def test_names_are_stable_across_runs(tmp_path: Path) -> None:
 def test_stacks_of_a_cloud_assembly_with_stages(tmp_path: Path) -> None:
     """Stacks inside cdk.Stages live in nested assemblies (assembly-<stage>/) whose asset manifests
     point at ../asset.*; the runtime finds a stage's stack by its CloudFormation name."""
-    from local_runtime.template import find_stack, stack_artifacts, template_path
+    from local_runtime.template import find_stack, stack_artifact, stack_artifacts
 
     (tmp_path / "asset.abc").mkdir()
     for stage in ("dev", "prod"):
@@ -434,7 +434,8 @@ def test_stacks_of_a_cloud_assembly_with_stages(tmp_path: Path) -> None:
     )
     assert [a.stack_name for a in stack_artifacts(tmp_path)] == ["App-dev", "App-prod"]
     assert find_stack(tmp_path, "prod") == "App-prod"
-    assert template_path(tmp_path, "App-dev") == tmp_path / "assembly-dev" / "devStack1234ABCD.template.json"
+    dev_template = stack_artifact(tmp_path, "App-dev").template
+    assert dev_template == tmp_path / "assembly-dev" / "devStack1234ABCD.template.json"
     template = load_template(tmp_path, "App-dev")
     assert template.stack_name == "App-dev"
     assert template.assets["abc"].resolve() == (tmp_path / "asset.abc").resolve()

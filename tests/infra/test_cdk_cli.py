@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from infra_helpers import STAGE_NAMES, normalize_template
 
-from local_runtime.template import template_path
+from local_runtime.template import stack_artifact
 
 REPO = Path(__file__).resolve().parents[2]
 CDK = REPO / "node_modules" / ".bin" / "cdk"
@@ -57,7 +57,7 @@ def test_cdk_synth_through_the_pinned_cli_offline(tmp_path: Path, synthesized) -
     )
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     for stage in STAGE_NAMES:
-        template = json.loads(template_path(outdir, f"RealtimeComments-{stage}").read_text())
+        template = json.loads(stack_artifact(outdir, f"RealtimeComments-{stage}").template.read_text())
         expected = synthesized.template_json(stage)
         assert _without_cli_metadata(template) == _without_cli_metadata(expected), stage
     report = json.loads((outdir / "validation-report.json").read_text())
