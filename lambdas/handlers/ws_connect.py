@@ -1,5 +1,6 @@
 """$connect: store the connection with the user id the authorizer verified, within the user's
-limit of concurrent connections (refused at the handshake beyond it)."""
+limit of concurrent connections (refused at the handshake beyond it; at the limit, the slots of
+connections that closed are taken back first: limits/connection_slots.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     try:
         connections().put_connection(caller, user_id, int(time.time()) + ttl_seconds)
     except Exception:
+        # At once, rather than after the grace a $connect at the limit would wait for it.
         release_connection_slot(dynamodb, config.connections_table_name, user_id, caller)
         raise
     return {"statusCode": 200}

@@ -4,32 +4,78 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import aiohttp
+import boto3
+from realtime_comments.limits.connection_slots import CONNECT_GRACE_SECONDS, slots_key
 
 from tests.e2e.client import connect, connect_status, token, unique
+
+
+def _connections_table(info: dict[str, Any]) -> tuple[Any, str]:
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=info["awsEndpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    return ddb, next(v for k, v in info["tables"].items() if k.startswith("Connections"))
 
 
 def test_the_11th_connection_of_a_user_never_opens_until_one_closes(urls: dict[str, str]) -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as s:
-            tok = await token(s, urls, unique("many-tabs"))
+            user = unique("many-tabs")
+            tok = await token(s, urls, user)
             clients = [await connect(s, urls, tok) for _ in range(10)]
             assert await connect_status(s, urls, tok) == 429
             other = await token(s, urls, unique("other-user"))
             assert await connect_status(s, urls, other) == 101
+            async with s.get(f"{urls['apiUrl']}/__local/info") as r:
+                ddb, table = _connections_table(await r.json())
+
+            def slots() -> dict[str, int]:
+                item = ddb.get_item(TableName=table, Key=slots_key(user), ConsistentRead=True)["Item"]
+                return {held: int(expires["N"]) for held, expires in item["slots"]["M"].items()}
+
+            def connection_item(connection_id: str) -> Any:
+                key = {"connectionId": {"S": connection_id}, "sk": {"S": "connection"}}
+                return ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+            held = set(slots())
             await clients.pop().close()
-            # $disconnect gives the slot back; the runtime runs it right after the close.
+            # The runtime runs $disconnect right after the close: wait for the connection item to go.
+            closed: set[str] = set()
             for _ in range(100):
-                status = await connect_status(s, urls, tok)
-                if status == 101:
+                closed = {connection_id for connection_id in held if connection_item(connection_id) is None}
+                if closed:
                     break
                 await asyncio.sleep(0.05)
-            assert status == 101
+            (tab,) = closed
+            # Its slot stays, and the tab opened less than the grace ago: it still counts.
+            assert set(slots()) == held
+            assert await connect_status(s, urls, tok) == 429
+            # Stand-in for waiting out the grace: the slot's claim moves that far into the past.
+            ddb.update_item(
+                TableName=table,
+                Key=slots_key(user),
+                UpdateExpression="SET slots.#tab = :expires ADD version :one",
+                ExpressionAttributeNames={"#tab": tab},
+                ExpressionAttributeValues={
+                    ":expires": {"N": str(slots()[tab] - CONNECT_GRACE_SECONDS - 1)},
+                    ":one": {"N": "1"},
+                },
+            )
+            clients.append(await connect(s, urls, tok))
+            now_held = set(slots())
+            assert tab not in now_held and len(now_held) == 10 and held - {tab} < now_held
+            assert await connect_status(s, urls, tok) == 429
             for client in clients:
                 await client.close()
 
-    asyncio.run(scenario())
+    asyncio.run(asyncio.wait_for(scenario(), 60))
 
 
 def test_comment_writes_beyond_the_burst_get_429_and_reach_no_one(urls: dict[str, str]) -> None:

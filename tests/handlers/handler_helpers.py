@@ -29,6 +29,21 @@ def connections_repository() -> ConnectionsRepository:
     return ConnectionsRepository(settings.connections_table_name, aws_clients.dynamodb(settings.region))
 
 
+def dynamodb_calls_of(function: Any, client: Any) -> list[str]:
+    """The DynamoDB operations ``function()`` sends through ``client``, in order."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", record)
+    try:
+        function()
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", record)
+    return calls
+
+
 def deliver(message: str, connection_ids: list[str], *, client: Any = None, **options: Any) -> DeliveryResult:
     """`delivery.deliver` wired as a handler wires it: the environment's @connections endpoint
     (or a boto3 `client`), 410 cleanup in the connections table, SEND_CONCURRENCY threads."""

@@ -6,11 +6,14 @@ Rates run on a fake clock (`frozen_clock`), so a slow machine never refills a bu
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from events import FakeLambdaContext, comments_path, http_event, ws_event
-from handler_helpers import connections_repository
+from handler_helpers import connections_repository, dynamodb_calls_of
 from handlers import comments_api, ws_actions, ws_connect, ws_default, ws_disconnect
+from realtime_comments.limits import UserConnectionSlots
+from realtime_comments.limits.connection_slots import CONNECT_GRACE_SECONDS, MAX_CONNECTION_SECONDS, slots_key
 
 CONN = "conn-L="
 
@@ -101,7 +104,19 @@ def test_subscription_limit_is_per_connection(connections_sink, configure):
 
 
 # --- connections per user --------------------------------------------------------------------------
-def test_the_11th_connection_of_a_user_is_refused_until_one_closes(tables):
+# $disconnect leaves the slot item alone; a $connect at the limit takes back the slots whose
+# connection item is gone, once they are older than the grace a running $connect has.
+def _slots(tables, user_id="alice") -> dict[str, int]:
+    """The user's slot item: {connection id: expires}."""
+    item = tables.client.get_item(TableName=tables.connections, Key=slots_key(user_id), ConsistentRead=True)
+    return {held: int(expires["N"]) for held, expires in item["Item"]["slots"]["M"].items()}
+
+
+def _slots_of(tables, clock, limit):
+    return UserConnectionSlots(tables.client, tables.connections, limit, clock=clock)
+
+
+def test_the_11th_connection_of_a_user_is_refused_until_one_closes(tables, clock):
     for index in range(10):
         assert _connect(f"conn-{index}=") == {"statusCode": 200}
     before = tables.snapshot()
@@ -113,21 +128,170 @@ def test_the_11th_connection_of_a_user_is_refused_until_one_closes(tables):
     assert _connect("conn-3=") == {"statusCode": 200}
 
     ws_disconnect.handler(ws_event("$disconnect", "conn-3="), None)
+    clock.advance(CONNECT_GRACE_SECONDS + 1)
     assert _connect("conn-10=") == {"statusCode": 200}
     assert _connect("conn-11=") == {"statusCode": 429}
+    assert set(_slots(tables)) == {f"conn-{index}=" for index in range(11)} - {"conn-3="}
 
 
-def test_a_410_cleanup_gives_the_slot_back(configure):
+def test_a_410_cleanup_gives_the_slot_back(tables, configure, clock):
     configure(MAX_CONNECTIONS_PER_USER="1")
     assert _connect("conn-a=") == {"statusCode": 200}
     assert _connect("conn-b=") == {"statusCode": 429}
     connections_repository().delete_connection("conn-a=")  # what a 410 Gone on a send does
+    clock.advance(CONNECT_GRACE_SECONDS + 1)
     assert _connect("conn-b=") == {"statusCode": 200}
+    assert set(_slots(tables)) == {"conn-b="}
+
+
+def test_the_slots_of_closed_connections_past_the_grace_are_taken_back(tables, configure, clock):
+    configure(MAX_CONNECTIONS_PER_USER="3")
+    for name in ("old=", "older=", "live="):
+        assert _connect(name) == {"statusCode": 200}
+    ws_disconnect.handler(ws_event("$disconnect", "old="), None)
+    ws_disconnect.handler(ws_event("$disconnect", "older="), None)
+    assert set(_slots(tables)) == {"old=", "older=", "live="}  # $disconnect left them
+    clock.advance(CONNECT_GRACE_SECONDS + 1)
+
+    assert _connect("new=") == {"statusCode": 200}
+    # Every dead slot went, not only the one the new connection needed.
+    slots = _slots(tables)
+    assert set(slots) == {"live=", "new="}
+    assert slots["new="] == int(clock.now) + MAX_CONNECTION_SECONDS
+
+
+def test_a_closed_connection_younger_than_the_grace_still_counts(tables, configure, clock):
+    configure(MAX_CONNECTIONS_PER_USER="1")
+    assert _connect("tab=") == {"statusCode": 200}
+    clock.advance(CONNECT_GRACE_SECONDS - 1)
+    ws_disconnect.handler(ws_event("$disconnect", "tab="), None)
+    before = tables.snapshot()
+
+    assert _connect("next=") == {"statusCode": 429}
+    clock.advance(1)  # exactly the grace since the closed tab connected
+    assert _connect("next=") == {"statusCode": 429}
+    assert tables.snapshot() == before
+    clock.advance(1)
+    assert _connect("next=") == {"statusCode": 200}
+    assert set(_slots(tables)) == {"next="}
+
+
+def test_a_live_connection_keeps_its_slot_however_old(tables, configure, clock):
+    configure(MAX_CONNECTIONS_PER_USER="1")
+    assert _connect("tab=") == {"statusCode": 200}
+    clock.advance(MAX_CONNECTION_SECONDS - 1)  # its item is there: it is open
+    before = tables.snapshot()
+    assert _connect("next=") == {"statusCode": 429}
+    assert tables.snapshot() == before
+
+
+def test_a_slot_whose_connect_is_still_running_is_not_taken(tables, clock):
+    """Claimed, its connection item not written yet: within the grace it is not dead."""
+    slots = _slots_of(tables, clock, limit=1)
+    assert slots.claim("alice", "connecting=")
+    clock.advance(CONNECT_GRACE_SECONDS)
+    assert not slots.claim("alice", "other=")
+    assert set(_slots(tables)) == {"connecting="}
+    # Past the grace, API Gateway has given up on that $connect: its connection never opened.
+    clock.advance(1)
+    assert slots.claim("alice", "other=")
+    assert set(_slots(tables)) == {"other="}
+
+
+def test_two_connects_reclaiming_at_once_stay_within_the_limit(tables, clock):
+    """Both find the same dead slot; the second writer's version check fails, it reads again and
+    finds the user at the limit with nothing dead left."""
+    slots = _slots_of(tables, clock, limit=2)
+    assert slots.claim("alice", "dead=")
+    assert slots.claim("alice", "live=")
+    tables.client.put_item(
+        TableName=tables.connections,
+        Item={"connectionId": {"S": "live="}, "sk": {"S": "connection"}, "userId": {"S": "alice"}},
+    )
+    clock.advance(CONNECT_GRACE_SECONDS + 1)
+    calls = []
+
+    class Interleaved:
+        """The real client, with the other $connect's whole claim run just before this one's write."""
+
+        exceptions = tables.client.exceptions
+
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(tables.client, name)
+
+        def put_item(self, **kwargs):
+            calls.append("put_item")
+            if calls.count("put_item") == 1:
+                assert _slots_of(tables, clock, limit=2).claim("alice", "second=")
+            return tables.client.put_item(**kwargs)
+
+    first = UserConnectionSlots(Interleaved(), tables.connections, 2, clock=clock)
+    assert not first.claim("alice", "first=")
+    # read, reclaim, write (lost); read again: `second=` inside the grace, `live=` open.
+    assert calls == ["get_item", "batch_get_item", "put_item", "get_item", "batch_get_item"]
+    assert set(_slots(tables)) == {"live=", "second="}
+
+
+def test_connect_reads_connection_items_only_at_the_limit_with_slots_past_the_grace(configure, clock):
+    configure(MAX_CONNECTIONS_PER_USER="2")
+    client = ws_connect.connections().client
+    assert _connect("first=") == {"statusCode": 200}
+    # the slot item read and written, the connection, its registry entry, the counter
+    assert dynamodb_calls_of(lambda: _connect("second="), client) == [
+        "GetItem",
+        "PutItem",
+        "PutItem",
+        "PutItem",
+        "UpdateItem",
+    ]
+    assert dynamodb_calls_of(lambda: _connect("third="), client) == ["GetItem"]  # none past the grace
+    clock.advance(CONNECT_GRACE_SECONDS + 1)
+    assert dynamodb_calls_of(lambda: _connect("third="), client) == ["GetItem", "BatchGetItem"]
+
+
+def test_keys_left_unprocessed_are_retried_and_count_as_open_if_they_stay(tables, clock, monkeypatch):
+    from realtime_comments.limits import connection_slots
+
+    backoffs: list[float] = []
+    monkeypatch.setattr(connection_slots, "time", SimpleNamespace(sleep=backoffs.append))
+    setup = _slots_of(tables, clock, limit=2)
+    assert setup.claim("alice", "gone-1=") and setup.claim("alice", "gone-2=")
+    clock.advance(CONNECT_GRACE_SECONDS + 1)
+
+    class Throttled:
+        """The real client, whose first `rounds` BatchGetItems hand every key back unprocessed
+        (what DynamoDB may do under throttling)."""
+
+        exceptions = tables.client.exceptions
+
+        def __init__(self, rounds):
+            self.rounds = rounds
+            self.batches = 0
+
+        def __getattr__(self, name):
+            return getattr(tables.client, name)
+
+        def batch_get_item(self, RequestItems):  # noqa: N803 - boto3's name
+            self.batches += 1
+            if self.batches > self.rounds:
+                return tables.client.batch_get_item(RequestItems=RequestItems)
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+
+    stubborn = Throttled(rounds=100)
+    before = tables.snapshot()
+    # Never read, so not known to be gone: both still count.
+    assert not UserConnectionSlots(stubborn, tables.connections, 2, clock=clock).claim("alice", "a=")
+    assert stubborn.batches == len(backoffs) == 8 and backoffs == sorted(backoffs)
+    assert tables.snapshot() == before
+
+    once = Throttled(rounds=1)
+    assert UserConnectionSlots(once, tables.connections, 2, clock=clock).claim("alice", "a=")
+    assert once.batches == 2
+    assert set(_slots(tables)) == {"a="}
 
 
 def test_a_slot_whose_disconnect_never_ran_expires_with_the_longest_connection(configure, clock):
-    from realtime_comments.limits.connection_slots import MAX_CONNECTION_SECONDS
-
     configure(MAX_CONNECTIONS_PER_USER="1")
     assert _connect("conn-a=") == {"statusCode": 200}
     clock.advance(MAX_CONNECTION_SECONDS - 1)

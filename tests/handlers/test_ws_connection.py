@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from events import ws_event
+from handler_helpers import dynamodb_calls_of
 from handlers import ws_actions, ws_connect, ws_disconnect
 
 
@@ -45,25 +46,10 @@ def test_disconnect_removes_connection_and_subscriptions(tables, connections_sin
 
 def _dynamodb_calls_of_disconnect(connection_id: str) -> list[str]:
     """The DynamoDB operations the $disconnect of ``connection_id`` sends, in order."""
-    return _dynamodb_calls_of(
+    return dynamodb_calls_of(
         lambda: ws_disconnect.handler(ws_event("$disconnect", connection_id), None),
         ws_disconnect.connections().client,
     )
-
-
-def _dynamodb_calls_of(function: Any, client: Any) -> list[str]:
-    """The DynamoDB operations ``function()`` sends through ``client``, in order."""
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
-    client.meta.events.register("before-call.dynamodb", record)
-    try:
-        function()
-    finally:
-        client.meta.events.unregister("before-call.dynamodb", record)
-    return calls
 
 
 def test_disconnect_takes_the_subscriptions_from_the_connection_item_without_a_query(tables):
@@ -72,14 +58,23 @@ def test_disconnect_takes_the_subscriptions_from_the_connection_item_without_a_q
     ws_connect.handler(ws_event("$connect", "subd=", user_id="bob"), None)
     ws_actions.handler(ws_event("subscribe", "subd=", {"action": "subscribe", "postId": "post-1"}), None)
 
+    slot_item = _slot_item(tables, "alice")
     bare = _dynamodb_calls_of_disconnect("bare=")
     subscribed = _dynamodb_calls_of_disconnect("subd=")
 
-    # connection, registry, counter, the user's connection slot
-    assert bare == ["DeleteItem", "BatchWriteItem", "UpdateItem", "UpdateItem"]
+    # connection, registry, counter (the user's connection slot stays: $connect takes it back)
+    assert bare == ["DeleteItem", "BatchWriteItem", "UpdateItem"]
     # ... plus the subscription, its viewer item and the post's viewer count
     assert subscribed == ["DeleteItem", "DeleteItem", "UpdateItem", "UpdateItem", *bare[1:]]
     assert _items(tables) == []
+    assert "bare=" in slot_item["slots"]["M"] and _slot_item(tables, "alice") == slot_item
+
+
+def _slot_item(tables, user_id: str) -> dict:
+    from realtime_comments.limits.connection_slots import slots_key
+
+    key = slots_key(user_id)
+    return tables.client.get_item(TableName=tables.connections, Key=key, ConsistentRead=True)["Item"]
 
 
 def test_connections_that_do_not_list_their_subscriptions_are_queried(tables):

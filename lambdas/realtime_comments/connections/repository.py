@@ -9,8 +9,8 @@ One table holds four kinds of item, keyed by `connectionId` + `sk`:
   every connection for `broadcast_to_all` with one Query per shard (never a Scan);
 - the connection counter, one item per shard, partition "#stats#<shard>", sk "counter",
   attribute `connectionCount` kept by atomic ADDs on connect, disconnect and 410 cleanup.
-- per user, partition "#user#<userId>": the connection slots (limits/connection_slots.py) and
-  the comment-write rate bucket.
+- per user, partition "#user#<userId>": the connection slots (limits/connection_slots.py:
+  $connect takes back the slots of connections whose item is gone) and the comment-write bucket.
 API Gateway connection ids never contain "#", so the "#..." partitions cannot collide with them.
 """
 
@@ -25,7 +25,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from realtime_comments.envelope import utc_timestamp
-from realtime_comments.limits.connection_slots import release_connection_slot
 from realtime_comments.presence import PresenceCounter
 from realtime_comments.serialization import from_attributes, to_attributes
 
@@ -141,8 +140,10 @@ class ConnectionsRepository:
         The counter goes down only for the caller whose DeleteItem removed a counted item, so a
         $disconnect racing a 410 cleanup of the same connection decrements it once. The deleted
         item's `subscriptions` set names its subscription items, so that caller needs no Query
-        (four calls for a connection without subscriptions); a caller that found the item gone
-        already (the racing one, or after a TTL deletion) Queries for what may be left.
+        (three calls for a connection without subscriptions); a caller that found the item gone
+        already (the racing one, or after a TTL deletion) Queries for what may be left. The
+        user's connection slot stays: the next $connect at the limit finds the item gone and
+        takes it back (limits/connection_slots.py).
         """
         old = self.client.delete_item(
             TableName=self.table_name,
@@ -169,8 +170,6 @@ class ConnectionsRepository:
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
         if old and old.get(COUNTED_ATTRIBUTE, {}).get("BOOL"):
             self._add_to_count(connection_id, -1)
-        if old and "userId" in old:
-            release_connection_slot(self.client, self.table_name, old["userId"]["S"], connection_id)
         return removed
 
     def _partition_keys(self, connection_id: str) -> list[dict[str, Any]]:
