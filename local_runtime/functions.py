@@ -436,7 +436,9 @@ class FunctionPool:
                 "traceId": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
             }
             try:
-                resp = await asyncio.wait_for(w.invoke(req), timeout=limit)
+                # A deadline on this task, not wait_for's extra task per invocation.
+                async with asyncio.timeout(limit):
+                    resp = await w.invoke(req)
             except TimeoutError:
                 broken = True
                 log.error("%s: Task timed out after %.2f seconds", self.short, limit)

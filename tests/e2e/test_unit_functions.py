@@ -1,0 +1,107 @@
+"""Unit tests of one function pool and its worker processes (no runtime, no sockets): the Lambda
+context a handler gets, its output reaching the runtime's log, errors with their stack trace, and
+the timeout that replaces the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_runtime.functions import FunctionPool, build_env
+from local_runtime.model import FunctionSpec
+
+CODE = """
+import time
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("raise"):
+        raise ValueError("bad " + event["raise"])
+    print("handled", event.get("n"))
+    return {
+        "requestId": context.aws_request_id,
+        "name": context.function_name,
+        "version": context.function_version,
+        "arn": context.invoked_function_arn,
+        "memory": context.memory_limit_in_mb,
+        "group": context.log_group_name,
+        "stream": context.log_stream_name,
+        "left": context.get_remaining_time_in_millis(),
+    }
+"""
+
+
+def _pool(tmp_path: Path) -> FunctionPool:
+    (tmp_path / "index.py").write_text(CODE)
+    spec = FunctionSpec(
+        logical_id="Probe",
+        name="RealtimeComments-dev-Probe",
+        handler="index.handler",
+        runtime="python3.14",
+        code_dir=tmp_path,
+        inline_code=None,
+        timeout=2,
+        memory=256,
+        environment={},
+        layers=[],
+    )
+    return FunctionPool(spec, build_env(spec, tmp_path, "http://127.0.0.1:9"), max_workers=1)
+
+
+def _run(scenario: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(scenario, 60))
+
+
+def test_each_invocation_gets_its_own_request_id_and_the_functions_context(tmp_path: Path) -> None:
+    pool = _pool(tmp_path)
+
+    async def scenario() -> list[Any]:
+        try:
+            return [await pool.invoke({"n": i}) for i in range(3)]
+        finally:
+            await pool.close()
+
+    results = _run(scenario())
+    assert all(r.ok for r in results)
+    first = results[0].result
+    assert first["name"] == "RealtimeComments-dev-Probe" and first["version"] == "$LATEST"
+    assert first["arn"] == "arn:aws:lambda:us-east-1:000000000000:function:RealtimeComments-dev-Probe"
+    assert first["memory"] == 256 and first["group"] == "/aws/lambda/RealtimeComments-dev-Probe"
+    assert first["stream"].startswith("local/[$LATEST]")
+    assert 0 < first["left"] <= 2000
+    assert len({r.result["requestId"] for r in results}) == 3  # one worker, three invocations
+
+
+def test_output_and_errors_reach_the_log_and_a_timeout_replaces_the_worker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = _pool(tmp_path)
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> tuple[Any, ...]:
+        try:
+            ok = await pool.invoke({"n": 41})
+            failed = await pool.invoke({"raise": "input"})
+            pid = next(iter(pool._all)).pid
+            timed_out = await pool.invoke({"sleep": 5}, timeout=0.5)
+            again = await pool.invoke({"n": 42})
+            await asyncio.sleep(0)  # the stderr forwarder's last line
+            return ok, failed, timed_out, again, pid, next(iter(pool._all)).pid
+        finally:
+            await pool.close()
+
+    ok, failed, timed_out, again, pid_before, pid_after = _run(scenario())
+    assert ok.ok and again.ok
+    assert not failed.ok and (failed.error_type, failed.error_message) == ("ValueError", "bad input")
+    assert timed_out.error_type == "Sandbox.Timedout" and "0.50 seconds" in timed_out.error_message
+    assert pid_after != pid_before  # the timed-out worker was killed, a fresh one served
+    log = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    assert "fn.Probe handled 41" in log
+    # The handler's own frames, as Lambda prints them, not the worker's.
+    assert 'Probe: ValueError: bad input\nTraceback (most recent call last):\n  File "' in log
+    assert 'index.py", line 7, in handler' in log and "worker.py" not in log
+    assert "Probe: Task timed out after 0.50 seconds" in log
