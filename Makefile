@@ -66,9 +66,11 @@ lint: setup-python frontend/node_modules/.installed
 	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks realtime_comments_client
 	cd frontend && npm run lint && npm run typecheck
 
-# The end-to-end suites run the templates synthesized once into cdk.out.
+# The end-to-end suites run the templates synthesized once into cdk.out. pytest-xdist runs them on
+# PYTEST_WORKERS processes, a test module at a time each (tests/conftest.py); 0 runs them here, in order.
+PYTEST_WORKERS ?= 2
 test-python: setup-python synth
-	E2E_CDK_OUT=cdk.out $(PYTHON) -m pytest -q -p no:cacheprovider
+	E2E_CDK_OUT=cdk.out $(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-frontend: frontend/node_modules/.installed
 	cd frontend && npm test
@@ -77,7 +79,14 @@ test-browser: setup-python setup-browser synth frontend/out/index.html
 	cd frontend && E2E_NO_SYNTH=1 npm run test:browser
 
 ## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests, checkov.
-test: setup lint test-python test-frontend test-browser checkov
+# In four steps; within a step, independent jobs share the machine's cores and each one's output
+# is printed whole when it ends. The Python suite and the browser tests, which time real
+# runtimes, have the machine to themselves.
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target setup-python setup-node setup-checkov setup-browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-frontend frontend/out/index.html checkov
+	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-browser
 
 ## Deploy one stage: make deploy STAGE=prod (needs AWS credentials). Builds the frontend first:
 # Stages with a site (StageConfig.site) upload frontend/out and runtime-config.json to it.
@@ -103,5 +112,6 @@ setup-checkov: .venv-checkov/.installed
 	scripts/checkov.sh --install-only
 
 ## checkov gate: passed / failed / skipped per stage template; fails on any failed check.
-checkov: setup-checkov
+# (synth is a prerequisite, not only a step of scripts/checkov.sh, so that `make -j` orders them.)
+checkov: setup-checkov $(if $(CHECKOV_NO_SYNTH),,synth)
 	scripts/checkov.sh
