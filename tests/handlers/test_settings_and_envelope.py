@@ -53,7 +53,9 @@ def test_settings_come_from_the_environment_once_per_container(configure):
 
 
 def test_fanout_settings_and_defaults_are_one_type():
-    parsed = BroadcastSettings.from_env({"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "http://x/"})
+    parsed = BroadcastSettings.from_env(
+        {"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "http://x/"}
+    )
     assert parsed.fanout == FanoutOptions()
     assert (parsed.fanout.inline_limit, parsed.fanout.batch_size, parsed.fanout.send_concurrency) == (
         2000,
@@ -65,9 +67,11 @@ def test_fanout_settings_and_defaults_are_one_type():
         {"CONNECTIONS_TABLE_NAME": "c", "WEBSOCKET_CALLBACK_URL": "u", "SEND_CONCURRENCY": "7"}
     )
     assert tuned.fanout == FanoutOptions(send_concurrency=7)
-    assert ConnectSettings.from_env(
-        {"CONNECTIONS_TABLE_NAME": "c"}
-    ).connection_ttl_seconds == DEFAULT_CONNECTION_TTL_SECONDS == 86400
+    assert (
+        ConnectSettings.from_env({"CONNECTIONS_TABLE_NAME": "c"}).connection_ttl_seconds
+        == DEFAULT_CONNECTION_TTL_SECONDS
+        == 86400
+    )
 
 
 @pytest.mark.parametrize("settings_class", ALL_SETTINGS, ids=lambda cls: cls.function)

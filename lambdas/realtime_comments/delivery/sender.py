@@ -142,4 +142,3 @@ def deliver(
     for partial in [pool.submit(worker) for _ in range(workers)]:
         total.merge(partial.result())
     return total
-
