@@ -80,8 +80,8 @@ test-browser: setup-python setup-browser synth frontend/out/index.html
 
 ## Every test: lint and type checks, Python (handlers, infrastructure, local runtime end to end), frontend unit and browser tests, checkov.
 # In four steps; within a step, independent jobs share the machine's cores and each one's output
-# is printed whole when it ends. The Python suite and the browser tests, which time real
-# runtimes, have the machine to themselves.
+# is printed whole when it ends. The Python suite (its own two workers) and the browser tests,
+# which run real local runtimes under load, have the machine to themselves.
 test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target setup-python setup-node setup-checkov setup-browser
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-frontend frontend/out/index.html checkov
