@@ -67,10 +67,10 @@ lint: setup-python frontend/node_modules/.installed
 	cd frontend && npm run lint && npm run typecheck
 
 # The end-to-end suites run the templates synthesized once into cdk.out. pytest-xdist runs them on
-# PYTEST_WORKERS processes, a test module at a time each (tests/conftest.py); 0 runs them here, in order.
+# PYTEST_WORKERS processes, a test module at a time each (module fixtures are built once); 0 runs them here, in order.
 PYTEST_WORKERS ?= 2
 test-python: setup-python synth
-	E2E_CDK_OUT=cdk.out $(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
+	E2E_CDK_OUT=cdk.out $(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile
 
 test-frontend: frontend/node_modules/.installed
 	cd frontend && npm test

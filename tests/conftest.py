@@ -41,25 +41,6 @@ FAKE_CREDENTIALS = {
 }
 
 
-# The suite runs in parallel with pytest-xdist (`make test`: `-n 2 --dist loadgroup`). Each test
-# module is one group, so its module-scoped fixtures (a runtime, a scenario run once and asserted
-# by several tests) are built once, on one worker. The modules that build this repository's wheel
-# (`pip wheel`, which writes build/ and *.egg-info in the checkout) share one group, so two workers
-# never build it at once.
-_SHARED_GROUPS = {
-    "tests/test_consumer_package.py": "wheel",
-    "tests/infra/test_packaging.py": "wheel",
-}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = config.rootpath
-    for item in items:
-        module = item.path.relative_to(root).as_posix()
-        item.add_marker(pytest.mark.xdist_group(_SHARED_GROUPS.get(module, module)))
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import textwrap
 import venv
 from collections.abc import Iterator
@@ -31,6 +30,8 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+
+from tests.wheel import build_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
@@ -175,21 +176,7 @@ def _venv(root: Path, dependencies: Path) -> Path:
 @pytest.fixture(scope="session")
 def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(REPO),
-        ],
-        timeout=180,
-    )
+    build_wheel(out)
     return out
 
 

@@ -87,6 +87,28 @@ def test_failed_pip_leaves_no_cache(requirements, tmp_path, monkeypatch):
     assert list(cache_root.iterdir()) == []
 
 
+def test_a_finished_cache_is_kept_when_a_second_build_finishes_later(requirements, tmp_path, monkeypatch):
+    """Two processes (two test workers, two synths) build the same layer at once: the one that
+    finishes second keeps the first one's cache, which the first may already be copying from."""
+    cache_root = tmp_path / "layers"
+    key = requirements_hash(requirements, PLATFORM)
+    winner = cache_root / key
+
+    def pip_while_another_process_finishes(args, **kwargs):
+        target = Path(args[args.index("--target") + 1])
+        (target / "jwt").mkdir(parents=True)
+        (target / "jwt" / "__init__.py").write_text("# second build\n")
+        (winner / "python" / "jwt").mkdir(parents=True)
+        (winner / "python" / "jwt" / "__init__.py").write_text("# first build\n")
+        (winner / ".complete").write_text(key + "\n")
+        return subprocess.CompletedProcess(args, 0, stdout="", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", pip_while_another_process_finishes)
+    assert build_layer_cache(requirements, cache_root, PLATFORM) == winner
+    assert (winner / "python" / "jwt" / "__init__.py").read_text() == "# first build\n"
+    assert [p.name for p in cache_root.iterdir()] == [key]  # the second build's work is gone
+
+
 def test_synthesized_layer_holds_cp314_packages(synthesized):
     """The real layer (built or taken from .build/layers) has pyjwt and cryptography wheels for
     CPython 3.14 / manylinux aarch64 (the stages' arm64 default), and no console scripts."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.wheel import build_wheel
+
 REPO = Path(__file__).resolve().parents[2]
 
 CONSUMER_APP = """
@@ -40,25 +42,7 @@ app.synth()
 @pytest.fixture(scope="module")
 def installed_site(tmp_path_factory) -> Path:
     """The wheel that `pip install <repo>` would install, unpacked as a site directory."""
-    wheel_dir = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(wheel_dir),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    (wheel,) = wheel_dir.glob("realtime_comments-*.whl")
+    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
     site = tmp_path_factory.mktemp("site")
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)

@@ -115,7 +115,8 @@ def build_layer_cache(
 ) -> Path:
     """Return ``cache_root/<hash>``, whose ``python/`` holds the installed packages; build it first
     when absent. The build goes to a temporary sibling directory and is renamed into place, so an
-    interrupted build never leaves a half-filled cache."""
+    interrupted build never leaves a half-filled cache, and a finished cache is never replaced
+    (other processes may be reading it)."""
     key = requirements_hash(requirements_file, platform, constraints_file)
     cache_dir = Path(cache_root) / key
     if (cache_dir / ".complete").is_file():
@@ -137,9 +138,15 @@ def build_layer_cache(
         # Console scripts are useless in a layer and carry the build machine's interpreter path.
         shutil.rmtree(target / "bin", ignore_errors=True)
         (work / ".complete").write_text(key + "\n")
-        if cache_dir.exists():  # another process won the race
-            shutil.rmtree(cache_dir, ignore_errors=True)
-        work.rename(cache_dir)
+        if cache_dir.exists() and not (cache_dir / ".complete").is_file():
+            shutil.rmtree(cache_dir, ignore_errors=True)  # an older, interrupted layout
+        try:
+            work.rename(cache_dir)
+        except OSError:
+            # Another process finished the same build first. Its cache may be in use (a synth
+            # copying from it), so it stays and this build is discarded.
+            if not (cache_dir / ".complete").is_file():
+                raise
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
