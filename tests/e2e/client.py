@@ -12,8 +12,21 @@ from typing import Any
 
 import aiohttp
 
+from local_runtime.storage import local_client
+
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 COMMENT_KEYS = {"id", "postId", "content", "userId", "createdAt", "seq"}
+
+
+def data_client(info: dict[str, Any], service: str) -> Any:
+    """A boto3 client of the runtime's data services (DynamoDB, its streams, SQS), from the
+    runtime's ``/__local/info``."""
+    return local_client(service, info["awsEndpoint"])
+
+
+def connections_table(info: dict[str, Any]) -> str:
+    """The physical name of the connections table, from the runtime's ``/__local/info``."""
+    return next(v for k, v in info["tables"].items() if k.startswith("Connections"))
 
 
 def unique(prefix: str = "p") -> str:

@@ -8,7 +8,15 @@ from typing import Any
 import aiohttp
 import boto3
 
-from tests.e2e.client import check_comment, connect, post_comment, token, unique
+from tests.e2e.client import (
+    check_comment,
+    connect,
+    connections_table,
+    data_client,
+    post_comment,
+    token,
+    unique,
+)
 
 
 async def _info(s: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, Any]:
@@ -17,14 +25,8 @@ async def _info(s: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, Any
 
 
 def _items_of(info: dict[str, Any], connection_id: str) -> list[dict[str, Any]]:
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=info["awsEndpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106
-    )
-    table = next(v for k, v in info["tables"].items() if k.startswith("Connections"))
+    ddb = data_client(info, "dynamodb")
+    table = connections_table(info)
     return ddb.query(
         TableName=table,
         KeyConditionExpression="connectionId = :c",
@@ -103,11 +105,14 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
         async with aiohttp.ClientSession() as s:
             tok = await token(s, urls, user)
             vanishing = await connect(s, urls, tok)
+            (vid,) = await _ids_of(s, urls, user)
             await vanishing.subscribe(post_id)
+            # Its own subscribe's presence (coalesced, so up to a second late) must arrive before
+            # the drop: sent after it, it would meet the vanished client and clean it up before
+            # the comment's broadcast does. The watcher is the same user, so it sends no presence.
+            await vanishing.wait_type("presence", timeout=10, postId=post_id, viewers=1)
             watcher = await connect(s, urls, tok)
             await watcher.subscribe(post_id)
-            ids = await _ids_of(s, urls, user)
-            vid = ids[0] if len(vanishing.messages) else ids[0]
             # Abort the transport: no close frame, and (test control) no $disconnect either, so the
             # connection item stays behind the way it does when API Gateway loses the client.
             async with s.post(f"{urls['apiUrl']}/__local/websocket/drop", json={"connectionIds": [vid]}) as r:

@@ -7,21 +7,9 @@ import json
 from typing import Any
 
 import aiohttp
-import boto3
 from realtime_comments.limits.connection_slots import CONNECT_GRACE_SECONDS, slots_key
 
-from tests.e2e.client import connect, connect_status, token, unique
-
-
-def _connections_table(info: dict[str, Any]) -> tuple[Any, str]:
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=info["awsEndpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106
-    )
-    return ddb, next(v for k, v in info["tables"].items() if k.startswith("Connections"))
+from tests.e2e.client import connect, connect_status, connections_table, data_client, token, unique
 
 
 def test_the_11th_connection_of_a_user_never_opens_until_one_closes(urls: dict[str, str]) -> None:
@@ -34,7 +22,8 @@ def test_the_11th_connection_of_a_user_never_opens_until_one_closes(urls: dict[s
             other = await token(s, urls, unique("other-user"))
             assert await connect_status(s, urls, other) == 101
             async with s.get(f"{urls['apiUrl']}/__local/info") as r:
-                ddb, table = _connections_table(await r.json())
+                info = await r.json()
+            ddb, table = data_client(info, "dynamodb"), connections_table(info)
 
             def slots() -> dict[str, int]:
                 item = ddb.get_item(TableName=table, Key=slots_key(user), ConsistentRead=True)["Item"]

@@ -14,19 +14,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.client import data_client
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-def _aws(info: dict[str, Any], service: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=info["awsEndpoint"],
-        region_name=info["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the runtime's dummy credentials
-    )
 
 
 def _stream_dlq(info: dict[str, Any]) -> str:
@@ -48,7 +38,7 @@ def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def _stream_record(info: dict[str, Any], batch_info: dict[str, Any]) -> dict[str, Any]:
-    streams = _aws(info, "dynamodbstreams")
+    streams = data_client(info, "dynamodbstreams")
     iterator = streams.get_shard_iterator(
         StreamArn=batch_info["streamArn"],
         ShardId=batch_info["shardId"],
@@ -69,7 +59,7 @@ async def _scenario(urls: dict[str, str], marker: str, post_id: str) -> dict[str
             info = await response.json()
         async with session.post(urls["tokenUrl"], json={"username": "poison-test"}) as response:
             token = (await response.json())["token"]
-        sqs = _aws(info, "sqs")
+        sqs = data_client(info, "sqs")
         dlq = _stream_dlq(info)
         await asyncio.to_thread(_drain, sqs, dlq)  # earlier tests' leftovers, if any
         ws = await session.ws_connect(f"{urls['websocketUrl']}?token={token}")

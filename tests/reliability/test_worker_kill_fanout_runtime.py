@@ -18,23 +18,13 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.client import data_client
+
 from .worker_kill import AFTER, BEFORE, kill_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
 
 VISIBILITY_TIMEOUT_S = 2
-
-
-def _sqs(info: dict[str, Any]) -> Any:
-    import boto3
-
-    return boto3.client(
-        "sqs",
-        endpoint_url=info["awsEndpoint"],
-        region_name=info["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the runtime's dummy credentials
-    )
 
 
 def _queue(info: dict[str, Any], dead_letter: bool) -> str:
@@ -48,7 +38,7 @@ def _queue(info: dict[str, Any], dead_letter: bool) -> str:
 
 
 def _shorten_visibility(info: dict[str, Any]) -> None:
-    _sqs(info).set_queue_attributes(
+    data_client(info, "sqs").set_queue_attributes(
         QueueUrl=_queue(info, dead_letter=False),
         Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)},
     )
@@ -78,7 +68,7 @@ def fanout_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture(scope="module")
 def fanout_kill_run(fanout_urls: dict[str, str]) -> dict[str, Any]:
     run = asyncio.run(kill_scenario(fanout_urls, "sqs", prepare=_shorten_visibility))
-    sqs = _sqs(run["info"])
+    sqs = data_client(run["info"], "sqs")
     run["dead_letters"] = sqs.receive_message(
         QueueUrl=_queue(run["info"], dead_letter=True), MaxNumberOfMessages=10, WaitTimeSeconds=0
     ).get("Messages", [])
