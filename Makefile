@@ -66,8 +66,9 @@ lint: setup-python frontend/node_modules/.installed
 	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks realtime_comments_client
 	cd frontend && npm run lint && npm run typecheck
 
-# The end-to-end suites run the templates synthesized once into cdk.out. pytest-xdist runs them on
-# PYTEST_WORKERS processes, a test module at a time each (module fixtures are built once); 0 runs them here, in order.
+# The end-to-end suites run the templates synthesized once into cdk.out. pytest-xdist spreads the
+# suite over PYTEST_WORKERS processes, whole test modules each (so a module's fixtures, such as
+# its runtime, are built once); PYTEST_WORKERS=0 runs it in this process, in order.
 PYTEST_WORKERS ?= 2
 test-python: setup-python synth
 	E2E_CDK_OUT=cdk.out $(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile
