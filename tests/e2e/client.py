@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import time
@@ -20,8 +21,14 @@ COMMENT_KEYS = {"id", "postId", "content", "userId", "createdAt", "seq"}
 
 def data_client(info: dict[str, Any], service: str) -> Any:
     """A boto3 client of the runtime's data services (DynamoDB, its streams, SQS), from the
-    runtime's ``/__local/info``."""
-    return local_client(service, info["awsEndpoint"])
+    runtime's ``/__local/info``. One per endpoint and service: tests poll through it, and each
+    new client costs a boto3 session's set-up."""
+    return _data_client(service, info["awsEndpoint"])
+
+
+@functools.cache
+def _data_client(service: str, endpoint: str) -> Any:
+    return local_client(service, endpoint)
 
 
 def connections_table(info: dict[str, Any]) -> str:
