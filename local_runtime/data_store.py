@@ -48,6 +48,7 @@ from .keepalive_server import KeepAliveServer
 from .moto_fast_paths import (
     bump_versions,
     install_fast_item_serializer,
+    items_of,
     request_state,
     wire_value,
     writes_seen,
@@ -275,15 +276,6 @@ def _backend() -> Any:
     from moto.dynamodb.models import dynamodb_backends
 
     return dynamodb_backends[ACCOUNT_ID][REGION]
-
-
-def items_of(table: Any) -> list[Any]:
-    """Every item of a moto table, in no particular order. moto's ``all_items`` sorts them by key
-    (Python comparisons of DynamoType pairs): most of a TTL sweep's or a snapshot's time, under
-    the table's lock, and neither needs an order."""
-    if table.range_key_attr:
-        return [item for partition in table.items.values() for item in partition.values()]
-    return list(table.items.values())
 
 
 def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) -> int:

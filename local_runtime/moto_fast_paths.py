@@ -40,6 +40,15 @@ def bump_versions(tables: list[str]) -> None:
         _versions[name] = _versions.get(name, 0) + 1
 
 
+def items_of(table: Any) -> list[Any]:
+    """Every item of a moto table, in no particular order. moto's ``all_items`` sorts them by key
+    (Python comparisons of DynamoType pairs): most of a TTL sweep's, a snapshot's or an index
+    bucket's time, and none of them needs an order."""
+    if table.range_key_attr:
+        return [item for partition in table.items.values() for item in partition.values()]
+    return list(table.items.values())
+
+
 def install_table_views(switch: Any) -> None:
     from moto.dynamodb.models.table import Table
 
@@ -66,12 +75,16 @@ def install_table_views(switch: Any) -> None:
         return items
 
     def index_bucket(table: Any, index_name: str, attr: str, value: Any) -> list[Any]:
+        """The items whose index hash key is ``value``, in no particular order: moto's Query sorts
+        an index's candidates by the index's and the table's keys, a total order. (Built from the
+        sorted table, a rebuild after every write cost a 100-subscriber Query 10 ms in a table of
+        360 items, and every comment's write-limit UpdateItem goes to the same table.)"""
         version = _versions.get(table.name, 0)
         key = (id(table), index_name, attr)
         hit = index_views.get(key)
         if hit is None or hit[0] is not table or hit[1] != version:
             buckets: dict[tuple[str, str], list[Any]] = {}
-            for item in all_items(table):
+            for item in items_of(table):
                 found = item.attrs.get(attr)
                 if found is not None:
                     buckets.setdefault((found.type, str(found.value)), []).append(item)

@@ -377,6 +377,62 @@ def test_cached_table_views_follow_every_write(server: DataServer) -> None:
     assert sorted(i["sk"]["S"] for i in fast[1]) == ["sub#p1", "sub#p9"]
 
 
+def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer) -> None:
+    """The index buckets keep the table's insertion order, not its key order: moto's Query sorts
+    an index's candidates itself, so pages in both directions equal moto's own answers."""
+    from moto.dynamodb.responses import DynamoResult
+
+    ddb = local_client("dynamodb", server.url)
+    ddb.create_table(
+        TableName="index-order",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "postId")
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byPost",
+                "KeySchema": [
+                    {"AttributeName": "postId", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    for pk, sk in (("c9", "sub#b"), ("c1", "sub#z"), ("c5", "sub#a"), ("c1", "sub#a"), ("c7", "sub#m")):
+        ddb.put_item(TableName="index-order", Item={"pk": {"S": pk}, "sk": {"S": sk}, "postId": {"S": "p1"}})
+    # A write elsewhere in the table, as the write limit's counter is beside the subscriptions.
+    ddb.put_item(TableName="index-order", Item={"pk": {"S": "limit#u1"}, "sk": {"S": "limit"}})
+
+    def pages(forward: bool) -> list[list[str]]:
+        found, start = [], None
+        while True:
+            page = ddb.query(
+                TableName="index-order",
+                IndexName="byPost",
+                KeyConditionExpression="postId = :p",
+                ExpressionAttributeValues={":p": {"S": "p1"}},
+                ScanIndexForward=forward,
+                Limit=2,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            found.append([f"{i['pk']['S']}/{i['sk']['S']}" for i in page["Items"]])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return found
+
+    fast = [pages(True), pages(False)]
+    DynamoResult.fast_items = False
+    try:
+        reference = [pages(True), pages(False)]
+    finally:
+        DynamoResult.fast_items = True
+    assert fast == reference
+    assert sum(fast[0], []) == ["c1/sub#a", "c1/sub#z", "c5/sub#a", "c7/sub#m", "c9/sub#b"]
+
+
 def test_a_hash_only_table_query_reads_its_one_item(server: DataServer) -> None:
     ddb = local_client("dynamodb", server.url)
     ddb.create_table(
