@@ -63,6 +63,7 @@ cdk.out-dev/manifest.json: $(VENV)/.installed $(CDK_SOURCES)
 
 lint: setup-python frontend/node_modules/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --no-error-summary lambdas/realtime_comments lambdas/handlers local_runtime stacks realtime_comments_client
 	cd frontend && npm run lint && npm run typecheck
 

@@ -40,6 +40,18 @@ def unique(prefix: str = "p") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+async def get_json(session: aiohttp.ClientSession, urls: dict[str, str], path: str) -> Any:
+    """GET one of the runtime's HTTP API paths (``/__local/...`` controls among them); 200 or fail."""
+    async with session.get(f"{urls['apiUrl'].rstrip('/')}{path}") as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def local_info(session: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, Any]:
+    """The runtime's ``/__local/info``: endpoints, physical table names, event source stats."""
+    return await get_json(session, urls, "/__local/info")
+
+
 async def token(session: aiohttp.ClientSession, urls: dict[str, str], username: str) -> str:
     async with session.post(urls["tokenUrl"], json={"username": username}) as r:
         assert r.status == 200, await r.text()

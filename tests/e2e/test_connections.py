@@ -13,15 +13,11 @@ from tests.e2e.client import (
     connect,
     connections_table,
     data_client,
+    local_info,
     post_comment,
     token,
     unique,
 )
-
-
-async def _info(s: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, Any]:
-    async with s.get(f"{urls['apiUrl']}/__local/info") as r:
-        return await r.json()
 
 
 def _items_of(info: dict[str, Any], connection_id: str) -> list[dict[str, Any]]:
@@ -86,7 +82,7 @@ def test_disconnect_removes_connection_and_subscriptions(urls: dict[str, str]) -
             await c.subscribe(unique())
             await c.subscribe(unique())
             (cid,) = await _ids_of(s, urls, user)
-            info = await _info(s, urls)
+            info = await local_info(s, urls)
             items = _items_of(info, cid)
             assert sorted(i["sk"]["S"].split("#")[0] for i in items) == ["connection", "sub", "sub"]
             await c.close()
@@ -117,7 +113,7 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
             # connection item stays behind the way it does when API Gateway loses the client.
             async with s.post(f"{urls['apiUrl']}/__local/websocket/drop", json={"connectionIds": [vid]}) as r:
                 assert (await r.json())["dropped"] == 1
-            info = await _info(s, urls)
+            info = await local_info(s, urls)
             assert _items_of(info, vid), "the item must still be there before the broadcast"
             assert (await post_comment(s, urls, tok, post_id, "anyone there?"))[0] == 201
             await watcher.wait_type("comment.created", timeout=3, postId=post_id)
@@ -214,7 +210,7 @@ def test_killed_client_is_removed(urls: dict[str, str]) -> None:
                 line = await asyncio.wait_for(proc.stdout.readline(), 20)  # type: ignore[union-attr]
                 assert line.strip() == b"subscribed"
                 (cid,) = await _ids_of(s, urls, user)
-                info = await _info(s, urls)
+                info = await local_info(s, urls)
                 assert _items_of(info, cid)
             finally:
                 proc.kill()

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import boto3
 
-from tests.e2e.client import check_envelope, connect, post_comment, token, unique
+from tests.e2e.client import check_envelope, connect, local_info, post_comment, token, unique
 
 
 def test_bad_frames_reach_default_and_oversized_messages_close_1009(urls: dict[str, str]) -> None:
@@ -58,8 +58,7 @@ def test_message_at_the_limit_is_accepted(urls: dict[str, str]) -> None:
 
 def test_broadcaster_failure_on_one_record_is_retried_alone(urls: dict[str, str]) -> None:
     async def stream_stats(s: aiohttp.ClientSession) -> dict[str, int]:
-        async with s.get(f"{urls['apiUrl']}/__local/info") as r:
-            info = await r.json()
+        info = await local_info(s, urls)
         return next(e for e in info["eventSources"] if e["kind"] == "dynamodb")["stats"]
 
     async def scenario() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from local_runtime.process import RuntimeProcess
-from tests.e2e.client import connect, post_comment, token, unique
+from tests.e2e.client import connect, local_info, post_comment, token, unique
 
 
 def test_restart_keeps_comments_and_does_not_rebroadcast(cdk_out: Path, tmp_path: Path) -> None:
@@ -91,8 +91,7 @@ def test_fanout_through_the_sqs_queue(cdk_out: Path, tmp_path: Path) -> None:
             for c in clients:
                 m = await c.wait_type("comment.created", 5, postId=post_id)
                 assert m["data"]["comment"] == comment
-            async with s.get(f"{urls['apiUrl']}/__local/info") as r:
-                info = await r.json()
+            info = await local_info(s, urls)
             sqs = next(e for e in info["eventSources"] if e["kind"] == "sqs")["stats"]
             assert sqs["invocations"] >= 1 and sqs["errors"] == 0  # delivered through the queue
             for c in clients:

@@ -9,7 +9,15 @@ from typing import Any
 import aiohttp
 from realtime_comments.limits.connection_slots import CONNECT_GRACE_SECONDS, slots_key
 
-from tests.e2e.client import connect, connect_status, connections_table, data_client, token, unique
+from tests.e2e.client import (
+    connect,
+    connect_status,
+    connections_table,
+    data_client,
+    local_info,
+    token,
+    unique,
+)
 
 
 def test_the_11th_connection_of_a_user_never_opens_until_one_closes(urls: dict[str, str]) -> None:
@@ -21,8 +29,7 @@ def test_the_11th_connection_of_a_user_never_opens_until_one_closes(urls: dict[s
             assert await connect_status(s, urls, tok) == 429
             other = await token(s, urls, unique("other-user"))
             assert await connect_status(s, urls, other) == 101
-            async with s.get(f"{urls['apiUrl']}/__local/info") as r:
-                info = await r.json()
+            info = await local_info(s, urls)
             ddb, table = data_client(info, "dynamodb"), connections_table(info)
 
             def slots() -> dict[str, int]:

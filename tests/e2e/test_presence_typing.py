@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from local_runtime.process import RuntimeProcess
-from tests.e2e.client import WsClient, check_envelope, connect, token, unique
+from tests.e2e.client import WsClient, check_envelope, connect, local_info, token, unique
 
 
 async def _subscribe(c: WsClient, post_id: str) -> dict[str, Any]:
@@ -148,8 +148,7 @@ def test_presence_and_typing_take_fanout_batches_above_the_inline_limit(
     no record and a presence change one (its flush request) instead of 1 + its batches."""
 
     async def records(s: aiohttp.ClientSession, urls: dict[str, str]) -> int:
-        async with s.get(f"{urls['apiUrl']}/__local/info") as r:
-            info = await r.json()
+        info = await local_info(s, urls)
         return int(next(e for e in info["eventSources"] if e["kind"] == "sqs")["stats"]["records"])
 
     async def until_records(s: aiohttp.ClientSession, urls: dict[str, str], at_least: int) -> int:

@@ -62,6 +62,7 @@ def test_cdk_synth_through_the_pinned_cli_offline(tmp_path: Path, synthesized) -
         assert _without_cli_metadata(template) == _without_cli_metadata(expected), stage
     report = json.loads((outdir / "validation-report.json").read_text())
     assert all(r["conclusion"] == "success" for r in report["pluginReports"])
+
     # Each environment is a cdk.Stage: the CLI (and CDK Pipelines) address it as <stage>/RealtimeComments,
     # and its CloudFormation stack keeps the name it had before stages.
     def cdk_ls(*selectors: str) -> dict[str, str]:

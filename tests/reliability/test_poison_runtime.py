@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.client import data_client
+from tests.e2e.client import data_client, local_info
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -55,8 +55,7 @@ async def _scenario(urls: dict[str, str], marker: str, post_id: str) -> dict[str
 
     api = urls["apiUrl"].rstrip("/")
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{api}/__local/info") as response:
-            info = await response.json()
+        info = await local_info(session, urls)
         async with session.post(urls["tokenUrl"], json={"username": "poison-test"}) as response:
             token = (await response.json())["token"]
         sqs = data_client(info, "sqs")

@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 
 from local_runtime.process import RuntimeProcess
+from tests.e2e.client import local_info, token
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -93,12 +94,6 @@ class ReconnectingClient:
             await self._task
 
 
-async def _token(session: aiohttp.ClientSession, urls: dict[str, str], username: str) -> str:
-    async with session.post(urls["tokenUrl"], json={"username": username}) as response:
-        assert response.status == 200, await response.text()
-        return str((await response.json())["token"])
-
-
 async def _post_until_committed(
     session: aiohttp.ClientSession, api: str, tok: str, post_id: str, content: str, deadline: float
 ) -> tuple[dict[str, Any], int]:
@@ -141,8 +136,8 @@ async def _scenario(state: Path, cdk_out: Path, how: str) -> dict[str, Any]:
     timings: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession() as session:
-            writers = [await _token(session, urls, f"restart-writer-{i}") for i in range(WRITERS)]
-            readers = [await _token(session, urls, f"restart-reader-{i}") for i in range(CLIENTS)]
+            writers = [await token(session, urls, f"restart-writer-{i}") for i in range(WRITERS)]
+            readers = [await token(session, urls, f"restart-reader-{i}") for i in range(CLIENTS)]
             clients = [ReconnectingClient(session, urls["websocketUrl"], tok, post_id) for tok in readers]
             deadline = time.monotonic() + 30
             while not all(c.connections for c in clients):
@@ -203,8 +198,7 @@ async def _scenario(state: Path, cdk_out: Path, how: str) -> dict[str, Any]:
                 await client.close()
             async with session.get(f"{api}/api/v1/posts/{post_id}/comments") as response:
                 listed = [c["id"] for c in (await response.json())["comments"]]
-            async with session.get(f"{api}/__local/info") as response:
-                info = await response.json()
+            info = await local_info(session, urls)
     finally:
         await asyncio.to_thread(first.stop)
         if second is not None:

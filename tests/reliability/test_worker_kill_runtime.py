@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.client import connect, post_comment, token
+from tests.e2e.client import connect, get_json, local_info, post_comment, token
 
-from .worker_kill import AFTER, BEFORE, control, get_json, kill_scenario, poll
+from .worker_kill import AFTER, BEFORE, control, kill_scenario, poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -63,7 +63,7 @@ async def _idle_scenario(urls: dict[str, str]) -> dict[str, Any]:
         writer = await token(session, urls, "idle-writer")
         status, _ = await post_comment(session, urls, writer, post_id, "warm it")
         assert status == 201
-        info = await get_json(session, urls, "/__local/info")
+        info = await local_info(session, urls)
         http_fns = {lid for lid in info["functions"] if lid.startswith("CommentsApiCommentsFunction")}
         assert len(http_fns) == 1, info["functions"]
         function = http_fns.pop()

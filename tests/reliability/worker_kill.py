@@ -13,16 +13,10 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.client import WsClient, connect, post_comment, token
+from tests.e2e.client import WsClient, connect, get_json, local_info, post_comment, token
 
 CLIENTS = 3
 BEFORE, AFTER = 5, 10  # comments POSTed before and after the one whose delivery is interrupted
-
-
-async def get_json(session: aiohttp.ClientSession, urls: dict[str, str], path: str) -> Any:
-    async with session.get(f"{urls['apiUrl'].rstrip('/')}{path}") as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
 
 
 async def control(session: aiohttp.ClientSession, urls: dict[str, str], path: str, body: Any) -> None:
@@ -82,7 +76,7 @@ def busy_pool(info: dict[str, Any], functions: dict[str, Any], kind: str) -> tup
 async def mapping_stats(
     session: aiohttp.ClientSession, urls: dict[str, str], function: str
 ) -> dict[str, int]:
-    info = await get_json(session, urls, "/__local/info")
+    info = await local_info(session, urls)
     return next(s["stats"] for s in info["eventSources"] if s["function"] == function)
 
 
@@ -117,7 +111,7 @@ async def kill_scenario(
         await control(
             session, urls, "/__local/faults", {"marker": marker, "count": 1, "delayMs": 60_000, "status": 503}
         )
-        info = await get_json(session, urls, "/__local/info")
+        info = await local_info(session, urls)
         if prepare is not None:
             await asyncio.to_thread(prepare, info)
         await write(f"interrupted {marker}")

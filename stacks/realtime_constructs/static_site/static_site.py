@@ -185,7 +185,9 @@ class StaticSite(Construct):
                     frame_option=cloudfront.HeadersFrameOption[site_headers.FRAME_OPTIONS], override=True
                 ),
                 referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy[_enum_name(site_headers.REFERRER_POLICY)],
+                    referrer_policy=cloudfront.HeadersReferrerPolicy[
+                        _enum_name(site_headers.REFERRER_POLICY)
+                    ],
                     override=True,
                 ),
             ),
