@@ -57,6 +57,7 @@ def install_table_views(switch: Any) -> None:
         return
     moto_all_items = table_cls.all_items
     moto_query = table_cls.query
+    moto_sorted_items = table_cls.sorted_items
     sorted_views: dict[int, tuple[Any, int, list[Any]]] = {}
     index_views: dict[tuple[int, str, str], tuple[Any, int, dict[tuple[str, str], list[Any]]]] = {}
 
@@ -129,8 +130,20 @@ def install_table_views(switch: Any) -> None:
             hit = size_views[id(table)] = (table, version, {})
         return hit[2]
 
+    def sorted_items(self: Any, hash_attrs: list[str], range_attrs: list[Any], items: list[Any]) -> Any:
+        """moto's order, by plain values. moto sorts by tuples of ``DynamoType``s, whose every
+        comparison builds both sides' ``cast_value`` again (a ``Decimal`` for a number): 4.9 ms
+        for 250 subscribers, 0.5 ms this way. A key attribute has one type (the table's
+        definition), so its ``cast_value``s order exactly as its ``DynamoType``s do."""
+        if not _fast(switch):
+            return moto_sorted_items(self, hash_attrs, range_attrs, items)
+        attrs = self._generate_attr_to_sort_by(hash_attrs, range_attrs)
+        items.sort(key=lambda item: tuple([item.attrs[attr].cast_value for attr in attrs]))
+        return items
+
     table_cls.all_items = all_items
     table_cls.query = query
+    table_cls.sorted_items = sorted_items
     table_cls._local_runtime_views = True
     _install_query_item_copies()
 

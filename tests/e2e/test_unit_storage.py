@@ -433,6 +433,57 @@ def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer
     assert sum(fast[0], []) == ["c1/sub#a", "c1/sub#z", "c5/sub#a", "c7/sub#m", "c9/sub#b"]
 
 
+def test_an_index_query_orders_numbers_as_numbers(server: DataServer) -> None:
+    """The fast sort orders by plain values: numbers as numbers (9 < 10 < 100, not as strings), in
+    both directions, as moto's own sort of ``DynamoType``s does."""
+    from moto.dynamodb.responses import DynamoResult
+
+    ddb = local_client("dynamodb", server.url)
+    ddb.create_table(
+        TableName="index-numbers",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "postId", "AttributeType": "S"},
+            {"AttributeName": "score", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byScore",
+                "KeySchema": [
+                    {"AttributeName": "postId", "KeyType": "HASH"},
+                    {"AttributeName": "score", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for pk, score in (("a", "100"), ("b", "9"), ("c", "10"), ("d", "-1.5"), ("e", "10")):
+        ddb.put_item(
+            TableName="index-numbers", Item={"pk": {"S": pk}, "postId": {"S": "p"}, "score": {"N": score}}
+        )
+
+    def ask(forward: bool) -> list[str]:
+        items = ddb.query(
+            TableName="index-numbers",
+            IndexName="byScore",
+            KeyConditionExpression="postId = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            ScanIndexForward=forward,
+        )["Items"]
+        return [i["pk"]["S"] for i in items]
+
+    fast = [ask(True), ask(False)]
+    DynamoResult.fast_items = False
+    try:
+        reference = [ask(True), ask(False)]
+    finally:
+        DynamoResult.fast_items = True
+    assert fast == reference
+    assert fast[0] == ["d", "b", "c", "e", "a"] and fast[1] == ["a", "e", "c", "b", "d"]
+
+
 def test_a_hash_only_table_query_reads_its_one_item(server: DataServer) -> None:
     ddb = local_client("dynamodb", server.url)
     ddb.create_table(
