@@ -21,6 +21,10 @@ to moto here, each because the local system needs it:
   deletes expired items the way DynamoDB's TTL process does (stream records marked with the
   service identity).
 
+moto's tracking of every model object it creates (kept for ``mock_aws``'s reset) is switched off
+for the services served here, so the process does not keep every item a request ever made
+(:func:`stop_instance_tracking`).
+
 It also saves the tables to ``--snapshot`` every ``--snapshot-interval`` seconds when something
 was written, and once more when it stops (the runtime restores that file at its next start).
 """
@@ -394,6 +398,33 @@ class _Snapshots:
 
 
 # -- the server --------------------------------------------------------------------------------------
+class _Untracked(list):  # type: ignore[type-arg]
+    """A model class's ``instances_tracked`` that keeps nothing."""
+
+    def append(self, _instance: Any) -> None:
+        return None
+
+
+SERVED_MOTO_SERVICES = ("dynamodb", "dynamodbstreams", "sqs")
+
+
+def stop_instance_tracking() -> None:
+    """moto appends every model object it creates to its class's ``instances_tracked`` (for
+    ``mock_aws``'s reset and its dashboard), so a long-running server keeps every ``Item`` it ever
+    made: each Query's result copies, each write's old and new item. The data process serves for
+    hours and resets nothing; tracked, a 100-subscriber Query left 300 live Items behind, and the
+    cyclic collector's full passes over them grew past 100 ms (the whole process stops for them).
+    Only the services served here; a ``mock_aws`` reset tracks again (it assigns a new list)."""
+    import importlib
+
+    from moto.core.model_instances import model_data
+
+    for service in SERVED_MOTO_SERVICES:
+        importlib.import_module(f"moto.{service}.models")
+        for model in model_data[service].values():
+            model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+
+
 class DataServer:
     """moto's WSGI app with the additions above, on a keep-alive server in a thread of this process."""
 
@@ -404,6 +435,7 @@ class DataServer:
         from moto.server import DomainDispatcherApplication, create_backend_app
 
         install_fast_item_serializer()
+        stop_instance_tracking()
         self.locks = TableLocks()
         app = data_app(DomainDispatcherApplication(create_backend_app), self.locks)
         self._server = KeepAliveServer(host, port, app)

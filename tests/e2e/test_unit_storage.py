@@ -484,6 +484,48 @@ def test_an_index_query_orders_numbers_as_numbers(server: DataServer) -> None:
     assert fast[0] == ["d", "b", "c", "e", "a"] and fast[1] == ["a", "e", "c", "b", "d"]
 
 
+def test_the_data_server_keeps_no_item_a_request_made(server: DataServer) -> None:
+    """moto tracks every model object it creates (for mock_aws's reset); the data server must not,
+    or each Query's result copies stay alive for good (300 Items per 100-subscriber Query)."""
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    ddb = local_client("dynamodb", server.url)
+    ddb.create_table(
+        TableName="no-leak",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(50):
+        ddb.put_item(TableName="no-leak", Item={"pk": {"S": "p"}, "sk": {"S": f"{i:03d}"}})
+
+    def live_items() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is Item)
+
+    before = live_items()
+    for _ in range(20):
+        assert (
+            len(
+                ddb.query(
+                    TableName="no-leak",
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "p"}},
+                )["Items"]
+            )
+            == 50
+        )
+        ddb.update_item(
+            TableName="no-leak",
+            Key={"pk": {"S": "p"}, "sk": {"S": "000"}},
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "1"}},
+        )
+    assert live_items() - before < 50  # 20 Queries of 50 items and 20 updates: 1,000+ when tracked
+
+
 def test_a_hash_only_table_query_reads_its_one_item(server: DataServer) -> None:
     ddb = local_client("dynamodb", server.url)
     ddb.create_table(
