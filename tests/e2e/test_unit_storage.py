@@ -8,9 +8,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,6 +24,43 @@ from local_runtime.data_store import (
 )
 from local_runtime.model import TableSpec
 from local_runtime.storage import DataStore, create_table, local_client, restore_snapshot
+
+T = TypeVar("T")
+
+
+def fast_and_moto(ask: Callable[[], T]) -> tuple[T, T]:
+    """``ask()`` answered through the data server's fast paths, then through moto's own code."""
+    from moto.dynamodb.responses import DynamoResult
+
+    assert DynamoResult.fast_items is True
+    fast = ask()
+    DynamoResult.fast_items = False
+    try:
+        return fast, ask()
+    finally:
+        DynamoResult.fast_items = True
+
+
+def _create_by_post_table(ddb: Any, name: str) -> None:
+    """pk + sk, and the GSI byPost (postId, then pk), as the connections table's subscriptions."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "postId")
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byPost",
+                "KeySchema": [
+                    {"AttributeName": "postId", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +193,6 @@ ITEMS: list[dict[str, Any]] = [
 def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
     """The same requests answered by moto's serializer and by the data server's JSON path parse to
     the same responses (binary values included), and the fast path is the one in use."""
-    from moto.dynamodb.responses import DynamoResult
 
     ddb = local_client("dynamodb", server.url)
     spec = _spec("serializer-test")
@@ -214,13 +250,7 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
         out.append({"Records": records[:2]})  # the two INSERTs: images with binary values, timestamps
         return out
 
-    assert DynamoResult.fast_items is True
-    fast = answers()
-    DynamoResult.fast_items = False
-    try:
-        reference = answers()
-    finally:
-        DynamoResult.fast_items = True
+    fast, reference = fast_and_moto(answers)
     assert fast == reference
     with_extra = {**ITEMS[1], "extra": {"B": b"\x07"}}  # the update runs first, in both passes
     assert fast[0]["Attributes"] == with_extra
@@ -310,27 +340,9 @@ def test_snapshot_round_trip(server: DataServer, tmp_path: Path) -> None:
 def test_cached_table_views_follow_every_write(server: DataServer) -> None:
     """GSI and table Queries answered from the cached views equal moto's own answers, before and
     after each kind of write (put, update of the index key, delete, batch write)."""
-    from moto.dynamodb.responses import DynamoResult
 
     ddb = local_client("dynamodb", server.url)
-    ddb.create_table(
-        TableName="views-test",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "postId")
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byPost",
-                "KeySchema": [
-                    {"AttributeName": "postId", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
+    _create_by_post_table(ddb, "views-test")
 
     def both() -> tuple[list[Any], list[Any]]:
         def ask() -> list[Any]:
@@ -348,12 +360,7 @@ def test_cached_table_views_follow_every_write(server: DataServer) -> None:
             )["Items"]
             return [by_post, by_key]
 
-        fast = ask()
-        DynamoResult.fast_items = False
-        try:
-            return fast, ask()
-        finally:
-            DynamoResult.fast_items = True
+        return fast_and_moto(ask)
 
     def sub(pk: str, post: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": f"sub#{post}"}, "postId": {"S": post}}
@@ -380,27 +387,9 @@ def test_cached_table_views_follow_every_write(server: DataServer) -> None:
 def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer) -> None:
     """The index buckets keep the table's insertion order, not its key order: moto's Query sorts
     an index's candidates itself, so pages in both directions equal moto's own answers."""
-    from moto.dynamodb.responses import DynamoResult
 
     ddb = local_client("dynamodb", server.url)
-    ddb.create_table(
-        TableName="index-order",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "postId")
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byPost",
-                "KeySchema": [
-                    {"AttributeName": "postId", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
+    _create_by_post_table(ddb, "index-order")
     for pk, sk in (("c9", "sub#b"), ("c1", "sub#z"), ("c5", "sub#a"), ("c1", "sub#a"), ("c7", "sub#m")):
         ddb.put_item(TableName="index-order", Item={"pk": {"S": pk}, "sk": {"S": sk}, "postId": {"S": "p1"}})
     # A write elsewhere in the table, as the write limit's counter is beside the subscriptions.
@@ -423,12 +412,7 @@ def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer
             if not start:
                 return found
 
-    fast = [pages(True), pages(False)]
-    DynamoResult.fast_items = False
-    try:
-        reference = [pages(True), pages(False)]
-    finally:
-        DynamoResult.fast_items = True
+    fast, reference = fast_and_moto(lambda: [pages(True), pages(False)])
     assert fast == reference
     assert sum(fast[0], []) == ["c1/sub#a", "c1/sub#z", "c5/sub#a", "c7/sub#m", "c9/sub#b"]
 
@@ -436,7 +420,6 @@ def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer
 def test_an_index_query_orders_numbers_as_numbers(server: DataServer) -> None:
     """The fast sort orders by plain values: numbers as numbers (9 < 10 < 100, not as strings), in
     both directions, as moto's own sort of ``DynamoType``s does."""
-    from moto.dynamodb.responses import DynamoResult
 
     ddb = local_client("dynamodb", server.url)
     ddb.create_table(
@@ -474,12 +457,7 @@ def test_an_index_query_orders_numbers_as_numbers(server: DataServer) -> None:
         )["Items"]
         return [i["pk"]["S"] for i in items]
 
-    fast = [ask(True), ask(False)]
-    DynamoResult.fast_items = False
-    try:
-        reference = [ask(True), ask(False)]
-    finally:
-        DynamoResult.fast_items = True
+    fast, reference = fast_and_moto(lambda: [ask(True), ask(False)])
     assert fast == reference
     assert fast[0] == ["d", "b", "c", "e", "a"] and fast[1] == ["a", "e", "c", "b", "d"]
 
@@ -649,7 +627,6 @@ def test_query_pages_by_size_as_moto_does_and_never_changes_stored_items(server:
     """The fast Query keeps item sizes between writes and shares attribute values with the results:
     the 1 MB page ends where moto's own ends, before and after a write that grows an item, and a
     projected Query leaves the stored items whole."""
-    from moto.dynamodb.responses import DynamoResult
 
     ddb = local_client("dynamodb", server.url)
     ddb.create_table(
@@ -672,12 +649,7 @@ def test_query_pages_by_size_as_moto_does_and_never_changes_stored_items(server:
             )
             return {"sks": [i["sk"]["S"] for i in page["Items"]], "last": page.get("LastEvaluatedKey")}
 
-        fast = ask()
-        DynamoResult.fast_items = False
-        try:
-            return fast, ask()
-        finally:
-            DynamoResult.fast_items = True
+        return fast_and_moto(ask)
 
     fast, reference = both()
     assert fast == reference and fast["last"] is not None and len(fast["sks"]) < 30
