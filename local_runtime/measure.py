@@ -44,8 +44,12 @@ async def _measure(urls: dict[str, str], n: int) -> dict[str, object]:
     post_id = f"measure-{uuid.uuid4().hex[:8]}"
     async with aiohttp.ClientSession() as s:
         warm_wait = await _wait_warm(s, urls["apiUrl"])
-        async with s.post(urls["tokenUrl"], json={"username": "measure"}) as r:
-            tok = (await r.json())["token"]
+
+        async def token(username: str) -> str:
+            async with s.post(urls["tokenUrl"], json={"username": username}) as r:
+                return str((await r.json())["token"])
+
+        tok = await token("measure")
         ws = await s.ws_connect(f"{urls['websocketUrl']}?token={tok}")
         arrivals: dict[str, float] = {}
         got = asyncio.Event()
@@ -71,8 +75,7 @@ async def _measure(urls: dict[str, str], n: int) -> dict[str, object]:
         for i in range(n):
             # A writer of its own per comment: one user posting back to back would meet its write
             # limit (5/s, burst 20; docs/security.md) and measure the 429s instead.
-            async with s.post(urls["tokenUrl"], json={"username": f"measure-writer-{i}"}) as r:
-                headers = {"Authorization": f"Bearer {(await r.json())['token']}"}
+            headers = {"Authorization": f"Bearer {await token(f'measure-writer-{i}')}"}
             t0 = time.perf_counter()
             async with s.post(
                 f"{urls['apiUrl']}/api/v1/posts/{post_id}/comments",

@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 
 from local_runtime.measure import _measure
+from tests.e2e.client import get_json
 
 WRITE_BURST = 20  # comment writes per user before 429 (docs/security.md)
 
@@ -23,10 +24,8 @@ def test_measure_times_every_comment_each_by_a_writer_of_its_own(urls: dict[str,
 
     async def comments() -> list[dict]:
         async with aiohttp.ClientSession() as s:
-            url = f"{urls['apiUrl']}/api/v1/posts/{result['post_id']}/comments?limit=100"
-            async with s.get(url) as r:
-                assert r.status == 200
-                return (await r.json())["comments"]
+            page = await get_json(s, urls, f"/api/v1/posts/{result['post_id']}/comments?limit=100")
+            return list(page["comments"])
 
     listed = asyncio.run(comments())
     assert len(listed) == n

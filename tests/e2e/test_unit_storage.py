@@ -41,15 +41,23 @@ def fast_and_moto(ask: Callable[[], T]) -> tuple[T, T]:
         DynamoResult.fast_items = True
 
 
-def _create_by_post_table(ddb: Any, name: str) -> None:
-    """pk + sk, and the GSI byPost (postId, then pk), as the connections table's subscriptions."""
+def _create_pk_sk_table(ddb: Any, name: str, *, also: tuple[str, ...] = (), **extra: Any) -> None:
+    """A table keyed by the strings pk + sk (``also``: more string attributes its indexes use)."""
     ddb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "postId")
-        ],
+        AttributeDefinitions=[{"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", *also)],
         BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+
+
+def _create_by_post_table(ddb: Any, name: str) -> None:
+    """pk + sk, and the GSI byPost (postId, then pk), as the connections table's subscriptions."""
+    _create_pk_sk_table(
+        ddb,
+        name,
+        also=("postId",),
         GlobalSecondaryIndexes=[
             {
                 "IndexName": "byPost",
@@ -193,7 +201,6 @@ ITEMS: list[dict[str, Any]] = [
 def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
     """The same requests answered by moto's serializer and by the data server's JSON path parse to
     the same responses (binary values included), and the fast path is the one in use."""
-
     ddb = local_client("dynamodb", server.url)
     spec = _spec("serializer-test")
     create_table(ddb, spec)
@@ -340,7 +347,6 @@ def test_snapshot_round_trip(server: DataServer, tmp_path: Path) -> None:
 def test_cached_table_views_follow_every_write(server: DataServer) -> None:
     """GSI and table Queries answered from the cached views equal moto's own answers, before and
     after each kind of write (put, update of the index key, delete, batch write)."""
-
     ddb = local_client("dynamodb", server.url)
     _create_by_post_table(ddb, "views-test")
 
@@ -387,7 +393,6 @@ def test_cached_table_views_follow_every_write(server: DataServer) -> None:
 def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer) -> None:
     """The index buckets keep the table's insertion order, not its key order: moto's Query sorts
     an index's candidates itself, so pages in both directions equal moto's own answers."""
-
     ddb = local_client("dynamodb", server.url)
     _create_by_post_table(ddb, "index-order")
     for pk, sk in (("c9", "sub#b"), ("c1", "sub#z"), ("c5", "sub#a"), ("c1", "sub#a"), ("c7", "sub#m")):
@@ -420,7 +425,6 @@ def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer
 def test_an_index_query_orders_numbers_as_numbers(server: DataServer) -> None:
     """The fast sort orders by plain values: numbers as numbers (9 < 10 < 100, not as strings), in
     both directions, as moto's own sort of ``DynamoType``s does."""
-
     ddb = local_client("dynamodb", server.url)
     ddb.create_table(
         TableName="index-numbers",
@@ -470,12 +474,7 @@ def test_the_data_server_keeps_no_item_a_request_made(server: DataServer) -> Non
     from moto.dynamodb.models.dynamo_type import Item
 
     ddb = local_client("dynamodb", server.url)
-    ddb.create_table(
-        TableName="no-leak",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_pk_sk_table(ddb, "no-leak")
     for i in range(50):
         ddb.put_item(TableName="no-leak", Item={"pk": {"S": "p"}, "sk": {"S": f"{i:03d}"}})
 
@@ -485,16 +484,12 @@ def test_the_data_server_keeps_no_item_a_request_made(server: DataServer) -> Non
 
     before = live_items()
     for _ in range(20):
-        assert (
-            len(
-                ddb.query(
-                    TableName="no-leak",
-                    KeyConditionExpression="pk = :p",
-                    ExpressionAttributeValues={":p": {"S": "p"}},
-                )["Items"]
-            )
-            == 50
+        page = ddb.query(
+            TableName="no-leak",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
         )
+        assert len(page["Items"]) == 50
         ddb.update_item(
             TableName="no-leak",
             Key={"pk": {"S": "p"}, "sk": {"S": "000"}},
@@ -629,12 +624,7 @@ def test_query_pages_by_size_as_moto_does_and_never_changes_stored_items(server:
     projected Query leaves the stored items whole."""
 
     ddb = local_client("dynamodb", server.url)
-    ddb.create_table(
-        TableName="pages-test",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_pk_sk_table(ddb, "pages-test")
     for i in range(30):
         item = {"pk": {"S": "p"}, "sk": {"S": f"{i:03d}"}, "payload": {"S": "x" * 40_000}, "n": {"N": str(i)}}
         ddb.put_item(TableName="pages-test", Item=item)
