@@ -439,8 +439,8 @@ async def ladder(
                         f"e2e: {label}: {ok}/{len(more)} more clients connected in "
                         f"{time.perf_counter() - t0:.1f}s"
                     )
-                # Unmeasured warm-up at the step's rate: pools grow to what the load needs (a second
-                # concurrent call otherwise pays a cold start of ~0.5 s inside the measured window).
+                # Unmeasured warm-up at the step's rate: pools grow to what the load needs (their
+                # cold starts, ~0.5 s of CPU each, otherwise land inside the measured window).
                 await _step(
                     session,
                     urls,

@@ -1,6 +1,6 @@
 """Unit tests of one function pool and its worker processes (no runtime, no sockets): the Lambda
-context a handler gets, its output reaching the runtime's log, errors with their stack trace, and
-the timeout that replaces the worker."""
+context a handler gets, its output reaching the runtime's log, errors with their stack trace, the
+timeout that replaces the worker, and how the pool serves calls while it grows."""
 
 from __future__ import annotations
 
@@ -35,8 +35,24 @@ def handler(event, context):
 """
 
 
-def _pool(tmp_path: Path) -> FunctionPool:
-    (tmp_path / "index.py").write_text(CODE)
+# Every worker after the first takes 10 s to start (its init phase): a call served by a new worker
+# is one that waited for a cold start.
+SLOW_COLD_STARTS = """
+import os, time
+MARK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "first-worker-started")
+if os.path.exists(MARK):
+    time.sleep(10)
+open(MARK, "a").close()
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid()}
+"""
+
+CANNOT_START = "import os\nos._exit(3)\n"
+
+
+def _pool(tmp_path: Path, code: str = CODE, max_workers: int = 1) -> FunctionPool:
+    (tmp_path / "index.py").write_text(code)
     spec = FunctionSpec(
         logical_id="Probe",
         name="RealtimeComments-dev-Probe",
@@ -49,7 +65,7 @@ def _pool(tmp_path: Path) -> FunctionPool:
         environment={},
         layers=[],
     )
-    return FunctionPool(spec, build_env(spec, tmp_path, "http://127.0.0.1:9"), max_workers=1)
+    return FunctionPool(spec, build_env(spec, tmp_path, "http://127.0.0.1:9"), max_workers=max_workers)
 
 
 def _run(scenario: Any) -> Any:
@@ -105,3 +121,39 @@ def test_output_and_errors_reach_the_log_and_a_timeout_replaces_the_worker(
     assert 'Probe: ValueError: bad input\nTraceback (most recent call last):\n  File "' in log
     assert 'index.py", line 7, in handler' in log and "worker.py" not in log
     assert "Probe: Task timed out after 0.50 seconds" in log
+
+
+def test_a_call_that_finds_every_worker_busy_takes_the_first_to_come_free(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, SLOW_COLD_STARTS, max_workers=2)
+
+    async def scenario() -> tuple[Any, Any, int]:
+        try:
+            await pool.warm(1)
+            busy = asyncio.create_task(pool.invoke({"sleep": 0.5}))
+            while not any(w.request_id for w in pool._all):
+                await asyncio.sleep(0.01)
+            waiting = await pool.invoke({})
+            return await busy, waiting, pool.worker_count
+        finally:
+            await pool.close()
+
+    busy, waiting, workers = _run(scenario())
+    assert busy.ok and waiting.ok
+    # Served by the busy worker once it came free, not by the cold start it set going...
+    assert waiting.result["pid"] == busy.result["pid"]
+    assert workers == 2  # ...which still goes on: the pool grows under load
+
+
+def test_a_worker_that_cannot_start_fails_the_calls_waiting_for_it(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, CANNOT_START, max_workers=2)
+
+    async def scenario() -> list[Any]:
+        try:
+            return list(await asyncio.gather(*(pool.invoke({"n": i}) for i in range(3))))
+        finally:
+            await pool.close()
+
+    results = _run(scenario())
+    assert [r.error_type for r in results] == ["Runtime.Unavailable"] * 3
+    assert all("worker exited during init" in r.error_message for r in results)
+    assert pool.worker_count == 0
