@@ -41,7 +41,7 @@ def test_two_subscribers_receive_created_updated_deleted(urls: dict[str, str]) -
                 edited = await r.json()
             assert edited["content"] == "edited" and "updatedAt" in edited
             for c in (c1, c2):
-                m = await c.wait_type("comment.updated", timeout=2.0, postId=post_id)
+                m = await c.wait_type("comment.updated", postId=post_id)
                 assert m["data"]["comment"]["content"] == "edited"
                 check_comment(m["data"]["comment"])
 
@@ -51,7 +51,7 @@ def test_two_subscribers_receive_created_updated_deleted(urls: dict[str, str]) -
             ) as r:
                 assert r.status == 204, await r.text()
             for c in (c1, c2):
-                m = await c.wait_type("comment.deleted", timeout=2.0, postId=post_id)
+                m = await c.wait_type("comment.deleted", postId=post_id)
                 assert m["data"] == {"postId": post_id, "commentId": comment["id"]}
 
             for c in (c1, c2):
@@ -81,7 +81,7 @@ def test_only_subscribers_of_the_post_receive(urls: dict[str, str]) -> None:
             await c2.subscribe(p2)
             status, comment = await post_comment(s, urls, tok, p1, "for p1 only")
             assert status == 201
-            await c1.wait_type("comment.created", timeout=2.0, postId=p1)
+            await c1.wait_type("comment.created", postId=p1)
             await asyncio.sleep(0.3)
             assert not [m for m in c2.messages if m["type"].startswith("comment.")]
             await c1.close()

@@ -55,7 +55,7 @@ def test_subscribe_since_returns_exactly_the_missed_comments(urls: dict[str, str
             await c.subscribe(post_id)
             for i in range(2):
                 assert (await post_comment(s, urls, tok, post_id, f"before {i}"))[0] == 201
-            await c.wait_for(lambda m: m["type"] == "comment.created" and m["data"]["comment"]["seq"] == 2, 3)
+            await c.wait_for(lambda m: m["type"] == "comment.created" and m["data"]["comment"]["seq"] == 2)
             last_seen = 2
             await c.close()
             missed = [(await post_comment(s, urls, tok, post_id, f"missed {i}"))[1] for i in range(3)]
@@ -116,7 +116,7 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
             info = await local_info(s, urls)
             assert _items_of(info, vid), "the item must still be there before the broadcast"
             assert (await post_comment(s, urls, tok, post_id, "anyone there?"))[0] == 201
-            await watcher.wait_type("comment.created", timeout=3, postId=post_id)
+            await watcher.wait_type("comment.created", postId=post_id)
 
             async def cleaned() -> bool:
                 return not _items_of(info, vid)
@@ -142,7 +142,7 @@ def test_connections_api_with_unmodified_boto3(urls: dict[str, str]) -> None:
                 aws_secret_access_key="local",  # noqa: S106
             )
             await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=b'{"hello":"boto3"}')
-            await c.wait_for(lambda m: m.get("hello") == "boto3", 3)
+            await c.wait_for(lambda m: m.get("hello") == "boto3")
             st = await asyncio.to_thread(api.get_connection, ConnectionId=cid)
             assert st["Identity"]["SourceIp"] == "127.0.0.1" and "ConnectedAt" in st and "LastActiveAt" in st
             await asyncio.to_thread(api.delete_connection, ConnectionId=cid)

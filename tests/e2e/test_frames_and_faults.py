@@ -22,23 +22,23 @@ def test_bad_frames_reach_default_and_oversized_messages_close_1009(urls: dict[s
             for frame in ("{not json", '{"action":"nope"}', "[1,2,3]", '{"action":42}', "plain text"):
                 n = len(c.messages)
                 await c.send(frame)
-                m = await c.wait_for(lambda m: m.get("type") == "test", 3, start=n)
+                m = await c.wait_for(lambda m: m.get("type") == "test", start=n)
                 assert m["data"] == {"message": frame}
                 check_envelope(m)
             n = len(c.messages)
             await c.send({"action": "subscribe"})  # named action, bad parameters
-            m = await c.wait_for(lambda m: m.get("type") == "error", 3, start=n)
+            m = await c.wait_for(lambda m: m.get("type") == "error", start=n)
             assert m["data"]["action"] == "subscribe"
             n = len(c.messages)
             await c.send({"action": "ping"})
-            await c.wait_for(lambda m: m.get("type") == "pong", 3, start=n)
+            await c.wait_for(lambda m: m.get("type") == "pong", start=n)
 
             await c.ws.send_str("x" * (128 * 1024 + 1))
             assert await c.wait_closed(5) == 1009
             # the runtime keeps serving the others
             n = len(other.messages)
             await other.send({"action": "ping"})
-            await other.wait_for(lambda m: m.get("type") == "pong", 3, start=n)
+            await other.wait_for(lambda m: m.get("type") == "pong", start=n)
             await other.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
@@ -129,7 +129,7 @@ def test_iam_broadcast_endpoint(urls: dict[str, str]) -> None:
             svc = WebSocketService(urls["apiUrl"], region="us-east-1", session=session)
             out: dict[str, Any] = await asyncio.to_thread(svc.broadcast_to_all, "test", {"message": "to all"})
             assert out["status"] == "accepted" and out["recipients"] >= 1
-            m = await c.wait_type("test", 3)
+            m = await c.wait_type("test")
             assert m["data"] == {"message": "to all"}
             # unsigned, and signed with the wrong secret: 403
             async with s.post(f"{urls['apiUrl']}/api/v1/broadcast", json={"type": "test", "data": {}}) as r:
@@ -172,7 +172,7 @@ def test_stop_and_start_controls(urls: dict[str, str]) -> None:
                 assert r.status == 200
             c2 = await connect(s, urls, tok)
             await c2.send({"action": "ping"})
-            await c2.wait_type("pong", 3)
+            await c2.wait_type("pong")
             await c2.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -20,7 +20,7 @@ def test_reply_nests_and_a_deleted_parent_stays_as_a_tombstone(urls: dict[str, s
             status, reply = await post_comment(s, urls, bob, post_id, "reply", parent_id=parent["id"])
             assert status == 201 and reply["parentId"] == parent["id"], reply
             check_comment(reply)
-            created = await watcher.wait_type("comment.created", 3.0, comment__id=reply["id"])
+            created = await watcher.wait_type("comment.created", comment__id=reply["id"])
             assert created["data"]["comment"] == reply
 
             # A claim on the parent is bookkeeping: subscribers see no comment.updated for it.
@@ -33,7 +33,7 @@ def test_reply_nests_and_a_deleted_parent_stays_as_a_tombstone(urls: dict[str, s
                 headers={"Authorization": f"Bearer {alice}"},
             ) as r:
                 assert r.status == 204
-            deleted = await watcher.wait_type("comment.deleted", 3.0, postId=post_id)
+            deleted = await watcher.wait_type("comment.deleted", postId=post_id)
             tombstone = deleted["data"]["comment"]
             assert deleted["data"]["commentId"] == parent["id"]
             assert tombstone["deleted"] is True and tombstone["content"] == "" and tombstone["seq"] == 1
@@ -77,7 +77,7 @@ def test_a_reply_to_a_reply_carries_its_parent_when_created_edited_and_listed(ur
                 s, urls, alice, post_id, "reply to the reply", parent_id=reply["id"]
             )
             assert status == 201 and nested["parentId"] == reply["id"], nested
-            created = await watcher.wait_type("comment.created", 3.0, comment__id=nested["id"])
+            created = await watcher.wait_type("comment.created", comment__id=nested["id"])
             assert created["data"]["comment"]["parentId"] == reply["id"]
 
             async with s.patch(
@@ -88,7 +88,7 @@ def test_a_reply_to_a_reply_carries_its_parent_when_created_edited_and_listed(ur
                 assert r.status == 200, await r.text()
                 edited = await r.json()
             assert edited["parentId"] == reply["id"] and edited["content"] == "edited"
-            updated = await watcher.wait_type("comment.updated", 3.0, comment__id=nested["id"])
+            updated = await watcher.wait_type("comment.updated", comment__id=nested["id"])
             assert updated["data"]["comment"] == edited
             check_comment(edited)
 
