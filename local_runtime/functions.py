@@ -197,14 +197,14 @@ class Worker:
 class FunctionPool:
     """Up to ``max_workers`` warm workers of one function.
 
-    A call takes an idle worker, or waits in line. A call that finds none idle also starts a cold
-    start in the background (one at a time per function, so the pool grows with the load) and is
-    served by whichever comes first, a busy worker coming free or the new one: a call that came
-    while the only worker was returning its previous result had waited out a whole cold start
-    (0.4-0.7 s on a quiet 2-core machine, 4 s on a busy one). A worker coming free goes straight
-    to the longest waiting call: with a thousand ``$disconnect``s queued, waking every waiter on
-    every release cost the runtime a sixth of its time, and waking one at random let calls
-    overtake each other.
+    A call takes an idle worker, or waits in line. A call that finds none idle also sets a cold
+    start going in the background (one at a time per function, so the pool grows with the load)
+    and is served by whichever comes first, a busy worker coming free or the new one: a call
+    that came while the only worker was returning its previous result had waited out a whole
+    cold start (0.4-0.7 s on a quiet 2-core machine, 4 s on a busy one). A worker coming free
+    goes straight to the longest waiting call: with a thousand ``$disconnect``s queued, waking
+    every waiter on every release cost the runtime a sixth of its time, and waking one at random
+    let calls overtake each other.
     """
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str], max_workers: int = 4):
