@@ -85,6 +85,7 @@ class Worker:
         self.request_id: str | None = None  # the invocation in flight, if any
         self.busy_since = 0.0
         self.invocations = 0
+        self.ready = False  # init done: before that, a failed start is the pool's _spawn's to handle
 
     @property
     def pid(self) -> int | None:
@@ -124,6 +125,7 @@ class Worker:
         if not line:
             raise WorkerDied(f"{self.pool.spec.name}: worker exited during init")
         msg = json.loads(line)
+        self.ready = True
         self.init_ms = msg.get("initMs", 0.0)
         self.init_error = msg.get("initError")
         if self.init_error:
@@ -383,8 +385,8 @@ class FunctionPool:
 
     def _worker_exited(self, w: Worker, returncode: int) -> None:
         """A worker's process exited without the pool asking (its watcher calls this)."""
-        if w not in self._all or w.exit_reported:
-            return
+        if w not in self._all or w.exit_reported or not w.ready:
+            return  # (an exit during init: _spawn gives the slot back, once)
         w.exit_reported = True
         self.exited += 1
         if w.request_id is not None:
