@@ -106,7 +106,7 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
             # Its own subscribe's presence (coalesced, so up to a second late) must arrive before
             # the drop: sent after it, it would meet the vanished client and clean it up before
             # the comment's broadcast does. The watcher is the same user, so it sends no presence.
-            await vanishing.wait_type("presence", timeout=10, postId=post_id, viewers=1)
+            await vanishing.wait_type("presence", postId=post_id, viewers=1)
             watcher = await connect(s, urls, tok)
             await watcher.subscribe(post_id)
             # Abort the transport: no close frame, and (test control) no $disconnect either, so the
