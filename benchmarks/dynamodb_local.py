@@ -9,7 +9,7 @@ tables as the synthesized template defines them (``local_runtime.template`` and
 creates them), and the handlers and repositories of ``lambdas/`` run in this process against
 each in turn:
 
-* connect (``ws_connect``: the connection item, registry, counter and per-user slot),
+* connect (``ws_connect``: the connection item, counter and per-user slot),
 * subscribe (``ws_actions``: the connection's set, the subscription item, presence),
 * comment create (``comments_api`` POST: the post's counter, the writer's rate bucket, the
   conditional put),

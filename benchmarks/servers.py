@@ -147,6 +147,7 @@ def _table_specs(connections: str, comments: str, idempotency: str) -> list[dict
                 {"AttributeName": "sk", "AttributeType": "S"},
                 {"AttributeName": "postId", "AttributeType": "S"},
                 {"AttributeName": "connectedUserId", "AttributeType": "S"},
+                {"AttributeName": "registryShard", "AttributeType": "S"},
             ],
             "GlobalSecondaryIndexes": [
                 {
@@ -161,6 +162,14 @@ def _table_specs(connections: str, comments: str, idempotency: str) -> list[dict
                     "IndexName": "byUser",
                     "KeySchema": [
                         {"AttributeName": "connectedUserId", "KeyType": "HASH"},
+                        {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
+                {
+                    "IndexName": "byShard",
+                    "KeySchema": [
+                        {"AttributeName": "registryShard", "KeyType": "HASH"},
                         {"AttributeName": "connectionId", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},

@@ -90,8 +90,8 @@ def sqs_client(aws_env: str) -> Any:
 
 
 def create_connections_table(client: Any, name: str) -> None:
-    """docs/design.md: connectionId + sk, TTL expiresAt, sparse GSIs byPost (postId, connectionId)
-    and byUser (connectedUserId, connectionId)."""
+    """docs/design.md: connectionId + sk, TTL expiresAt, sparse GSIs byPost (postId, connectionId),
+    byUser (connectedUserId, connectionId) and byShard (registryShard, connectionId)."""
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -100,6 +100,7 @@ def create_connections_table(client: Any, name: str) -> None:
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "postId", "AttributeType": "S"},
             {"AttributeName": "connectedUserId", "AttributeType": "S"},
+            {"AttributeName": "registryShard", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "connectionId", "KeyType": "HASH"},
@@ -118,6 +119,14 @@ def create_connections_table(client: Any, name: str) -> None:
                 "IndexName": "byUser",
                 "KeySchema": [
                     {"AttributeName": "connectedUserId", "KeyType": "HASH"},
+                    {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "byShard",
+                "KeySchema": [
+                    {"AttributeName": "registryShard", "KeyType": "HASH"},
                     {"AttributeName": "connectionId", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
@@ -208,8 +217,9 @@ class Tables:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def connection_items(self) -> list[dict[str, Any]]:
-        """The connections table without its bookkeeping partitions ("#all#..." registry
-        entries and "#stats#..." counter shards): connection and subscription items only."""
+        """The connections table without its bookkeeping partitions ("#stats#..." counter shards,
+        "#user#...", presence, legacy "#all#..." registry entries): connection and subscription
+        items only."""
         return [item for item in self.scan(self.connections) if not item["connectionId"]["S"].startswith("#")]
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:

@@ -7,11 +7,11 @@ DynamoDB call there is covered)."""
 from __future__ import annotations
 
 # Connections table
-# $connect: read and write the user's connection slots, put the connection and its registry
-# entry, ADD 1 to the counter shard.
+# $connect: read and write the user's connection slots, put the connection (listed in byShard by
+# its registryShard), ADD 1 to the counter shard.
 CONNECTION_PUT = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 # $disconnect and 410 Gone after a send: delete the connection item (returning it), Query the
-# rest of its items, batch-delete them with the registry entry, ADD -1 to the counter shard,
+# rest of its items, batch-delete them (and a legacy registry entry), ADD -1 to the counter shard,
 # give the user's connection slot back.
 CONNECTION_CLEANUP = (
     "dynamodb:DeleteItem",
@@ -25,8 +25,9 @@ SUBSCRIPTIONS = ("dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem
 # A rate bucket (limits/rate.py): one conditional UpdateItem per request, on the connection item
 # (action frames) or on the user's item (comment writes).
 RATE_BUCKET = ("dynamodb:UpdateItem",)
-# Recipients of a post (Query on byPost) and of broadcast_to_all (Query per registry shard) are
-# covered by CONNECTION_CLEANUP's Query. The health route reads the counter shards.
+# Recipients of a post (Query on byPost) and of broadcast_to_all (Queries per shard of byShard and
+# of the legacy registry partition) are covered by CONNECTION_CLEANUP's Query. The health route
+# reads the counter shards.
 CONNECTION_COUNT = ("dynamodb:BatchGetItem",)
 
 # Comments table

@@ -62,8 +62,9 @@ def test_disconnect_takes_the_subscriptions_from_the_connection_item_without_a_q
     bare = _dynamodb_calls_of_disconnect("bare=")
     subscribed = _dynamodb_calls_of_disconnect("subd=")
 
-    # connection, registry, counter (the user's connection slot stays: $connect takes it back)
-    assert bare == ["DeleteItem", "BatchWriteItem", "UpdateItem"]
+    # the connection (its byShard entry goes with it) and the counter (the user's connection slot
+    # stays: $connect takes it back)
+    assert bare == ["DeleteItem", "UpdateItem"]
     # ... plus the subscription, its viewer item and the post's viewer count
     assert subscribed == ["DeleteItem", "DeleteItem", "UpdateItem", "UpdateItem", *bare[1:]]
     assert _items(tables) == []
@@ -147,9 +148,37 @@ def test_connections_from_before_the_counter_are_not_counted_off(tables):
     assert _count() == 1
 
 
+def test_connections_listed_in_the_legacy_registry_are_still_reached_and_taken_off(tables):
+    """A connection made before `byShard` has no `registryShard` but a "#all#<shard>" registry
+    item: broadcast_to_all still finds it, and its $disconnect deletes that item with it."""
+    from handler_helpers import connections_repository
+    from realtime_comments.connections.repository import legacy_registry_key, registry_shard
+    from realtime_comments.serialization import to_attributes
+
+    tables.client.put_item(
+        TableName=tables.connections,
+        Item={"connectionId": {"S": "old="}, "sk": {"S": "connection"}, "userId": {"S": "u"}},
+    )
+    legacy_entry = to_attributes({**legacy_registry_key("old="), "expiresAt": 4_000_000_000})
+    tables.client.put_item(TableName=tables.connections, Item=legacy_entry)
+    ws_connect.handler(ws_event("$connect", "new=", user_id="bob"), None)
+    new_item = next(item for item in _items(tables) if item["connectionId"]["S"] == "new=")
+    assert new_item["registryShard"] == {"S": registry_shard("new=")}
+    assert sorted(connections_repository().all_connection_ids()) == ["new=", "old="]
+
+    assert "BatchWriteItem" in _dynamodb_calls_of_disconnect("old=")
+    assert list(connections_repository().all_connection_ids()) == ["new="]
+    assert "Item" not in tables.client.get_item(
+        TableName=tables.connections, Key={k: legacy_entry[k] for k in ("connectionId", "sk")}
+    )
+    assert "BatchWriteItem" not in _dynamodb_calls_of_disconnect("new=")
+    assert list(connections_repository().all_connection_ids()) == []
+
+
 def test_health_and_broadcast_to_all_never_scan(tables, connections_sink, monkeypatch):
-    """The count is one BatchGetItem, broadcast_to_all's recipients one Query per shard: no Scan,
-    however many connections and subscriptions the table holds."""
+    """The count is one BatchGetItem, broadcast_to_all's recipients one Query of `byShard` and one
+    of the legacy registry partition per shard: no Scan, however many connections and
+    subscriptions the table holds."""
     from handler_helpers import connections_repository, seed_subscribers
     from realtime_comments import aws_clients
     from realtime_comments.broadcasting.recipients import recipients
@@ -170,7 +199,7 @@ def test_health_and_broadcast_to_all_never_scan(tables, connections_sink, monkey
     assert calls == ["batch_get_item"]
     calls.clear()
     assert sorted(recipients(connections_repository(), None)) == sorted(f"s{i}=" for i in range(30))
-    assert "scan" not in calls and len(calls) == 16
+    assert "scan" not in calls and len(calls) == 32
 
 
 def test_subscriber_ids_fetch_only_the_connection_id(tables, monkeypatch):

@@ -330,7 +330,7 @@ def test_granted_dynamodb_actions_cover_the_handler_code(synthesized):
             granted |= {a.split(":", 1)[1] for a in actions if a.startswith("dynamodb:")}
     assert called <= granted, called - granted
     # No function may Scan: the health route reads the counter shards (BatchGetItem) and
-    # broadcast_to_all queries the registry shards; nothing else is broader than needed.
+    # broadcast_to_all queries byShard and the legacy registry shards; nothing else is broader than needed.
     assert "Scan" not in called and "Scan" not in granted
     item_operations = set(_DDB_OPERATIONS.values())  # leaving out the stream's DescribeStream etc.
     assert (granted & item_operations) - called == set(), (granted & item_operations) - called

@@ -78,6 +78,14 @@ def test_connections_store_schema(bare_stack):
                         ],
                         "Projection": {"ProjectionType": "KEYS_ONLY"},
                     },
+                    {
+                        "IndexName": "byShard",
+                        "KeySchema": [
+                            {"AttributeName": "registryShard", "KeyType": "HASH"},
+                            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
                 ],
             },
             # Safe default without options: keep the data.
@@ -87,6 +95,7 @@ def test_connections_store_schema(bare_stack):
     )
     assert store.by_post_index_name == "byPost"
     assert store.by_user_index_name == "byUser"
+    assert store.by_shard_index_name == "byShard"
     assert store.ttl_attribute == "expiresAt"
 
 

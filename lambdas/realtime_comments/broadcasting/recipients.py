@@ -1,5 +1,6 @@
 """Who receives a message: a post's subscribers (one Query on byPost), or everyone
-(broadcast_to_all: one Query per registry shard, reading one small item per live connection)."""
+(broadcast_to_all: Queries per shard of `byShard` and the legacy registry, reading one small key per
+live connection)."""
 
 from __future__ import annotations
 

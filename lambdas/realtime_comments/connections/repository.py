@@ -5,8 +5,11 @@ One table holds four kinds of item, keyed by `connectionId` + `sk`:
   (the limit per connection is checked on it) and `actionTat`, its action-frame rate bucket;
 - one subscription per post, sk "sub#<postId>", carrying `postId` so that the sparse GSI
   `byPost` lists a post's subscribers with one Query;
-- a registry entry per connection, partition "#all#<shard>", sk = the connection id, which lists
-  every connection for `broadcast_to_all` with one Query per shard (never a Scan);
+- the connection item carries `registryShard` (two digits), so that the sparse GSI `byShard` lists
+  every connection for `broadcast_to_all` with one Query per shard (never a Scan), and the entry
+  comes and goes with the item itself, in the same write. Connections made before that GSI
+  existed have a registry item instead, partition "#all#<shard>", sk = the connection id
+  (`LEGACY_REGISTRY_PREFIX`): still read, and deleted with their connection;
 - the connection counter, one item per shard, partition "#stats#<shard>", sk "counter",
   attribute `connectionCount` kept by atomic ADDs on connect, disconnect and 410 cleanup.
 - per user, partition "#user#<userId>": the connection slots (limits/connection_slots.py:
@@ -37,10 +40,16 @@ BY_POST_INDEX = "byPost"
 # a user's open connections are one Query, without their subscription items.
 BY_USER_INDEX = "byUser"
 CONNECTED_USER_ATTRIBUTE = "connectedUserId"
+# Only connection items carry `registryShard`, so the GSI `byShard` keyed by it is sparse: the ids
+# of every open connection, one Query per shard.
+BY_SHARD_INDEX = "byShard"
+REGISTRY_SHARD_ATTRIBUTE = "registryShard"
 # Counter and registry writes are spread over this many partitions, so that a reconnect storm
 # does not exceed DynamoDB's per-partition write rate (about 1,000 writes/s) on one hot item.
 SHARDS = 16
-REGISTRY_PREFIX = "#all#"
+# The registry items of connections made before `byShard` (they expire with their connection,
+# 24 h at most); read by broadcast_to_all and deleted by their connection's cleanup.
+LEGACY_REGISTRY_PREFIX = "#all#"
 COUNTER_PREFIX = "#stats#"
 COUNTER_SK = "counter"
 COUNTER_ATTRIBUTE = "connectionCount"
@@ -65,8 +74,12 @@ def shard_of(connection_id: str) -> int:
     return zlib.crc32(connection_id.encode("utf-8", "surrogatepass")) % SHARDS
 
 
-def registry_key(connection_id: str) -> dict[str, Any]:
-    return {"connectionId": f"{REGISTRY_PREFIX}{shard_of(connection_id):02d}", "sk": connection_id}
+def registry_shard(connection_id: str) -> str:
+    return f"{shard_of(connection_id):02d}"
+
+
+def legacy_registry_key(connection_id: str) -> dict[str, Any]:
+    return {"connectionId": f"{LEGACY_REGISTRY_PREFIX}{registry_shard(connection_id)}", "sk": connection_id}
 
 
 def counter_key(shard: int) -> dict[str, Any]:
@@ -92,7 +105,8 @@ class ConnectionsRepository:
 
     # --- connections -----------------------------------------------------------------------
     def put_connection(self, connection_id: str, user_id: str, expires_at: int) -> dict[str, Any]:
-        """Store a new connection, list it in the registry and add it to the counter.
+        """Store a new connection (listed for broadcast_to_all by its `registryShard`) and add it
+        to the counter.
 
         A second call for the same id (a retried $connect) stores and counts nothing more.
         """
@@ -104,6 +118,7 @@ class ConnectionsRepository:
             "expiresAt": expires_at,
             COUNTED_ATTRIBUTE: True,
             LISTED_ATTRIBUTE: True,
+            REGISTRY_SHARD_ATTRIBUTE: registry_shard(connection_id),
         }
         if user_id:
             item[CONNECTED_USER_ATTRIBUTE] = user_id
@@ -116,10 +131,6 @@ class ConnectionsRepository:
             created = True
         except self.client.exceptions.ConditionalCheckFailedException:
             created = False
-        self.client.put_item(
-            TableName=self.table_name,
-            Item=to_attributes({**registry_key(connection_id), "expiresAt": expires_at}),
-        )
         if created:
             self._add_to_count(connection_id, 1)
         return item
@@ -134,13 +145,14 @@ class ConnectionsRepository:
         return from_attributes(item) if item else None
 
     def delete_connection(self, connection_id: str) -> int:
-        """Delete the connection, its subscriptions and its registry entry; returns how many
-        connection and subscription items went (subscriptions as listed or found).
+        """Delete the connection and its subscriptions; returns how many connection and
+        subscription items went (subscriptions as listed or found).
 
-        The counter goes down only for the caller whose DeleteItem removed a counted item, so a
-        $disconnect racing a 410 cleanup of the same connection decrements it once. The deleted
-        item's `subscriptions` set names its subscription items, so that caller needs no Query
-        (three calls for a connection without subscriptions); a caller that found the item gone
+        The connection leaves `byShard` (broadcast_to_all) with its item. The counter goes down
+        only for the caller whose DeleteItem removed a counted item, so a $disconnect racing a 410
+        cleanup of the same connection decrements it once. The deleted item's `subscriptions` set
+        names its subscription items, so that caller needs no Query (two calls for a connection
+        without subscriptions: the DeleteItem and the counter); a caller that found the item gone
         already (the racing one, or after a TTL deletion) Queries for what may be left. The
         user's connection slot stays: the next $connect at the limit finds the item gone and
         takes it back (limits/connection_slots.py).
@@ -165,7 +177,8 @@ class ConnectionsRepository:
             keys = [key for key in keys if key not in subscriptions]
             for key in subscriptions:
                 self._delete_subscription_item(key)
-        keys.append(to_attributes(registry_key(connection_id)))
+        if not old or REGISTRY_SHARD_ATTRIBUTE not in old:
+            keys.append(to_attributes(legacy_registry_key(connection_id)))
         for start in range(0, len(keys), _BATCH_WRITE_LIMIT):
             self._batch_delete(keys[start : start + _BATCH_WRITE_LIMIT])
         if old and old.get(COUNTED_ATTRIBUTE, {}).get("BOOL"):
@@ -188,17 +201,20 @@ class ConnectionsRepository:
         ]
 
     def all_connection_ids(self) -> Iterator[str]:
-        """Every connection id, for broadcast_to_all: one Query per registry shard.
+        """Every connection id, for broadcast_to_all: one Query of `byShard` per shard, and one of
+        each legacy registry partition (empty once the connections made before `byShard` are gone).
 
-        Sending to everyone needs every id, so this reads one small item per live connection;
-        it never reads subscription items or anything else (no Scan).
+        Sending to everyone needs every id, so this reads one small index entry per live
+        connection; it never reads subscription items or anything else (no Scan). A connection
+        is in exactly one of the two: its item has `registryShard`, or it has a legacy entry.
         """
         for shard in range(SHARDS):
+            yield from self._ids_on_index(BY_SHARD_INDEX, REGISTRY_SHARD_ATTRIBUTE, f"{shard:02d}")
             for page in self._paginate(
                 "query",
                 TableName=self.table_name,
                 KeyConditionExpression="connectionId = :shard",
-                ExpressionAttributeValues={":shard": {"S": f"{REGISTRY_PREFIX}{shard:02d}"}},
+                ExpressionAttributeValues={":shard": {"S": f"{LEGACY_REGISTRY_PREFIX}{shard:02d}"}},
                 ProjectionExpression="sk",
             ):
                 for item in page.get("Items", []):
