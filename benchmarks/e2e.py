@@ -26,7 +26,8 @@ Figures, for each runtime:
 Every runtime runs alone (current, then reference, then the floor). ``runtime-latency.png``
 (``benchmarks/runtime_plot.py``) draws p50 and p99 against the offered load for all of them.
 
-Quick mode (``--quick``): the current runtime only, a tiny load, no reference, no floor, no PNG.
+Quick mode (``--quick``): the current runtime only, a tiny load, no reference, no floor, no PNG
+(nor does ``--no-reference`` write one).
 If a runtime cannot be started its rows say "not run" and the other one is still measured.
 """
 
@@ -1039,7 +1040,8 @@ def run(
             raw["runtimes"].append(measure_floor(Path(tmp), steps[-1:], duration, log))
     rows = rows_for(raw["runtimes"], quick)
     measured = any(r.get("steps") for r in raw["runtimes"] if r["kind"] != "floor")
-    if png and not quick and measured:
+    # The committed figure compares the two runtimes: a run without the reference leaves it alone.
+    if png and not quick and reference and measured:
         try:
             from benchmarks.runtime_plot import plot
 
