@@ -74,8 +74,13 @@ def shard_of(connection_id: str) -> int:
     return zlib.crc32(connection_id.encode("utf-8", "surrogatepass")) % SHARDS
 
 
+def shard_label(shard: int) -> str:
+    """A shard's two digits, as the registry and counter keys carry it."""
+    return f"{shard:02d}"
+
+
 def registry_shard(connection_id: str) -> str:
-    return f"{shard_of(connection_id):02d}"
+    return shard_label(shard_of(connection_id))
 
 
 def legacy_registry_key(connection_id: str) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def legacy_registry_key(connection_id: str) -> dict[str, Any]:
 
 
 def counter_key(shard: int) -> dict[str, Any]:
-    return {"connectionId": f"{COUNTER_PREFIX}{shard:02d}", "sk": COUNTER_SK}
+    return {"connectionId": f"{COUNTER_PREFIX}{shard_label(shard)}", "sk": COUNTER_SK}
 
 
 class TooManySubscriptions(Exception):
@@ -208,13 +213,13 @@ class ConnectionsRepository:
         connection; it never reads subscription items or anything else (no Scan). A connection
         is in exactly one of the two: its item has `registryShard`, or it has a legacy entry.
         """
-        for shard in range(SHARDS):
-            yield from self._ids_on_index(BY_SHARD_INDEX, REGISTRY_SHARD_ATTRIBUTE, f"{shard:02d}")
+        for shard in map(shard_label, range(SHARDS)):
+            yield from self._ids_on_index(BY_SHARD_INDEX, REGISTRY_SHARD_ATTRIBUTE, shard)
             for page in self._paginate(
                 "query",
                 TableName=self.table_name,
                 KeyConditionExpression="connectionId = :shard",
-                ExpressionAttributeValues={":shard": {"S": f"{LEGACY_REGISTRY_PREFIX}{shard:02d}"}},
+                ExpressionAttributeValues={":shard": {"S": f"{LEGACY_REGISTRY_PREFIX}{shard}"}},
                 ProjectionExpression="sk",
             ):
                 for item in page.get("Items", []):
