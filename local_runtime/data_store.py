@@ -51,12 +51,14 @@ from typing import Any
 from .keepalive_server import KeepAliveServer
 from .moto_fast_paths import (
     bump_versions,
+    fast_paths_active,
     install_fast_item_serializer,
     items_of,
     request_state,
     wire_value,
     writes_seen,
 )
+from .query_cache import QueryCache
 from .template import ACCOUNT_ID, REGION
 
 TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}  # Streams API shape
@@ -240,12 +242,43 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         operation = target.partition(".")[2]
         writes = operation not in READ_OPERATIONS
         with locks.hold(tables, exclusive=writes):
+            index = body.get("IndexName") if operation == "Query" else None
+            if isinstance(index, str) and len(tables) == 1 and fast_paths_active():
+                return _answer_query(app, environ, start_response, raw, tables[0], index)
+            before = QUERY_CACHE.indexes_holding(operation, body) if writes else None
             response = list(app(environ, start_response))
             if writes:  # still under the lock: no reader sees the old views after this write
                 bump_versions(tables)
+                after = QUERY_CACHE.indexes_holding(operation, body) if before is not None else None
+                if before is None or after is None:
+                    QUERY_CACHE.invalidate_tables(tables)
+                else:
+                    QUERY_CACHE.invalidate_indexes(tables[0], before | after)
         return response
 
     return serve
+
+
+def _answer_query(
+    app: Any, environ: dict[str, Any], start_response: Any, raw: bytes, table: str, index: str
+) -> list[bytes]:
+    """An index Query from :data:`QUERY_CACHE`, or from moto (and then kept). The caller holds
+    the table's shared lock, so no write comes between the version read and the answer."""
+    hit = QUERY_CACHE.lookup(raw, table, index)
+    if hit is not None:
+        start_response(hit[0], hit[1])
+        return [hit[2]]
+    version = QUERY_CACHE.version(table, index)
+    seen: list[Any] = []
+
+    def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen[:] = [status, list(headers)]
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    body = b"".join(app(environ, keep))
+    if seen:
+        QUERY_CACHE.store(raw, table, index, version, (seen[0], seen[1], body))
+    return [body]
 
 
 # -- stream wake-ups -------------------------------------------------------------------------------
@@ -282,6 +315,15 @@ def _backend() -> Any:
     return dynamodb_backends[ACCOUNT_ID][REGION]
 
 
+def _request_id() -> str:
+    from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+    return gen_amzn_requestid_long()
+
+
+QUERY_CACHE = QueryCache(lambda name: _backend().get_table(name), _request_id)
+
+
 def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) -> int:
     """Delete the items of one table whose TTL attribute is in the past, as DynamoDB's TTL does.
 
@@ -307,6 +349,7 @@ def sweep_expired(locks: TableLocks, table_name: str, now: float | None = None) 
             _mark_ttl_delete(table, item)
         if expired:
             bump_versions([table_name])
+            QUERY_CACHE.invalidate_tables([table_name])
     return len(expired)
 
 
@@ -531,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
             snapshots.due = now + args.snapshot_interval  # unless save() pushes it further
             snapshots.save()
     snapshots.save(final=True)
+    log.info("index Query answers: %d served again, %d computed", QUERY_CACHE.hits, QUERY_CACHE.misses)
     server.stop()
     if state_lock is not None:
         state_lock.close()  # the next runtime on this state dir may restore now

@@ -30,6 +30,14 @@ def _fast(switch: Any) -> bool:
     return bool(switch.fast_items) and getattr(request_state, "active", False)
 
 
+_switch: Any = None  # moto's DynamoResult, once install_fast_item_serializer ran
+
+
+def fast_paths_active() -> bool:
+    """Whether this request may take the fast paths (installed, switched on, through `data_app`)."""
+    return _switch is not None and _fast(_switch)
+
+
 def writes_seen() -> int:
     """Writes served so far, over every table (the snapshot is due only when this moved)."""
     return sum(_versions.values())
@@ -237,8 +245,10 @@ def install_fast_item_serializer() -> None:
         document.update(items)
         return status, headers, json.dumps(document, default=wire_value)
 
+    global _switch
     cls.fast_items = True
     cls.execute_result = execute_result
+    _switch = cls
     _install_method_names_cache()
     _install_fast_stream_records(cls)
     _install_fast_projection(cls)

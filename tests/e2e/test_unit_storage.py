@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from local_runtime.data_store import (
+    QUERY_CACHE,
     DataServer,
     TableLocks,
     install_stream_hook,
@@ -388,6 +389,76 @@ def test_cached_table_views_follow_every_write(server: DataServer) -> None:
     assert fast == reference
     assert [i["pk"]["S"] for i in fast[0]] == ["c2", "c4"]
     assert sorted(i["sk"]["S"] for i in fast[1]) == ["sub#p1", "sub#p9"]
+
+
+def test_index_query_answers_are_kept_until_a_write_can_change_them(server: DataServer) -> None:
+    """A `byPost` answer is served again after writes to items outside the index (a user's
+    counter), and equals moto's own answer after every kind of write that can change it: an item
+    entering the index by UpdateItem, put, replace, delete, batch write, transaction, TTL."""
+    ddb = local_client("dynamodb", server.url)
+    _create_by_post_table(ddb, "query-cache-test")
+    ddb.update_time_to_live(
+        TableName="query-cache-test",
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+    )
+    user_key = {"pk": {"S": "u1"}, "sk": {"S": "limit"}}
+
+    def sub(pk: str, post: str = "p1") -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": "sub"}, "postId": {"S": post}}
+
+    def ask() -> dict[str, Any]:
+        return ddb.query(
+            TableName="query-cache-test",
+            IndexName="byPost",
+            KeyConditionExpression="postId = :p",
+            ExpressionAttributeValues={":p": {"S": "p1"}},
+        )
+
+    def subscribers(expected: list[str], *, served_again: bool) -> None:
+        hits = QUERY_CACHE.hits
+        fast, reference = fast_and_moto(ask)
+        assert (QUERY_CACHE.hits - hits == 1) is served_again
+        assert fast["Items"] == reference["Items"] and fast["Count"] == reference["Count"]
+        assert [item["pk"]["S"] for item in fast["Items"]] == expected
+
+    for pk in ("c1", "c2"):
+        ddb.put_item(TableName="query-cache-test", Item=sub(pk))
+    subscribers(["c1", "c2"], served_again=False)
+    first, again = ask(), ask()
+    assert first["Items"] == again["Items"]
+    assert first["ResponseMetadata"]["RequestId"] != again["ResponseMetadata"]["RequestId"]
+    for _ in range(2):  # writes to an item outside the index keep the answer
+        ddb.update_item(
+            TableName="query-cache-test",
+            Key=user_key,
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    ddb.put_item(TableName="query-cache-test", Item=sub("c9", "p2"))  # another post's: in the index
+    subscribers(["c1", "c2"], served_again=False)
+    subscribers(["c1", "c2"], served_again=True)
+
+    ddb.update_item(
+        TableName="query-cache-test",
+        Key=user_key,
+        UpdateExpression="SET postId = :p",
+        ExpressionAttributeValues={":p": {"S": "p1"}},
+    )
+    subscribers(["c1", "c2", "u1"], served_again=False)
+    ddb.put_item(TableName="query-cache-test", Item=sub("c2", "p2"))  # replaced: leaves p1
+    subscribers(["c1", "u1"], served_again=False)
+    ddb.delete_item(TableName="query-cache-test", Key={"pk": {"S": "c1"}, "sk": {"S": "sub"}})
+    subscribers(["u1"], served_again=False)
+    ddb.batch_write_item(RequestItems={"query-cache-test": [{"PutRequest": {"Item": sub("c3")}}]})
+    subscribers(["c3", "u1"], served_again=False)
+    ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": "query-cache-test", "Key": user_key}}])
+    subscribers(["c3"], served_again=False)
+    expired = {**sub("c4"), "expiresAt": {"N": str(int(time.time()) - 5)}}
+    ddb.put_item(TableName="query-cache-test", Item=expired)
+    subscribers(["c3", "c4"], served_again=False)
+    assert sweep_expired(server.locks, "query-cache-test") == 1
+    subscribers(["c3"], served_again=False)
+    subscribers(["c3"], served_again=True)
 
 
 def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer) -> None:
