@@ -48,6 +48,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from .heap import freeze_startup_objects
 from .keepalive_server import KeepAliveServer
 from .moto_fast_paths import (
     bump_versions,
@@ -561,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=watch_parent, name="parent", daemon=True).start()
     snapshots = _Snapshots(server.locks, args.snapshot, args.snapshot_interval)
+    log.info("%d start-up objects left out of garbage collection", freeze_startup_objects())
     sys.stdout.write("READY " + json.dumps({"url": server.url, "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
     next_sweep = time.monotonic() + args.ttl_sweep_interval
