@@ -32,6 +32,7 @@ was written, and once more when it stops (the runtime restores that file at its 
 from __future__ import annotations
 
 import argparse
+import binascii
 import contextlib
 import fcntl
 import io
@@ -48,6 +49,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from .counter_adds import add_to_counter
 from .heap import freeze_startup_objects
 from .keepalive_server import KeepAliveServer
 from .moto_fast_paths import (
@@ -247,7 +249,8 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
             if isinstance(index, str) and len(tables) == 1 and fast_paths_active():
                 return _answer_query(app, environ, start_response, raw, tables[0], index)
             before = QUERY_CACHE.indexes_holding(operation, body) if writes else None
-            response = list(app(environ, start_response))
+            added = _add_to_counter(body, start_response) if operation == "UpdateItem" else None
+            response = added if added is not None else list(app(environ, start_response))
             if writes:  # still under the lock: no reader sees the old views after this write
                 bump_versions(tables)
                 after = QUERY_CACHE.indexes_holding(operation, body) if before is not None else None
@@ -258,6 +261,31 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
         return response
 
     return serve
+
+
+def _add_to_counter(body: dict[str, Any], start_response: Any) -> list[bytes] | None:
+    """An UpdateItem that only adds an integer, answered by :mod:`local_runtime.counter_adds`
+    (None: any other shape, left to moto). The caller holds the table's write lock."""
+    if not fast_paths_active() or not isinstance(body.get("TableName"), str):
+        return None
+    try:
+        table = _backend().get_table(body["TableName"])
+    except Exception:  # noqa: BLE001 - no such table: moto answers with its error
+        return None
+    answer = add_to_counter(table, body)
+    if answer is None:
+        return None
+    payload = json.dumps(answer).encode()
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("server", "amazon.com"),
+            ("x-amzn-requestid", _request_id()),
+            ("x-amz-crc32", str(binascii.crc32(payload))),
+        ],
+    )
+    return [payload]
 
 
 def _answer_query(

@@ -461,6 +461,93 @@ def test_index_query_answers_are_kept_until_a_write_can_change_them(server: Data
     subscribers(["c3"], served_again=True)
 
 
+def test_counter_adds_answer_and_change_items_as_moto_does(server: DataServer, monkeypatch: Any) -> None:
+    """UpdateItem ``ADD`` of an integer through the data server's own path equals moto's: the
+    answers for each ReturnValues, the stored items, the stream records and, for every shape the
+    path leaves to moto, the errors."""
+    from botocore.exceptions import ClientError
+
+    import local_runtime.data_store as data_store
+
+    ddb, streams = local_client("dynamodb", server.url), local_client("dynamodbstreams", server.url)
+    taken: list[bool] = []
+    original = data_store.add_to_counter
+
+    def spy(table: Any, body: dict[str, Any]) -> Any:
+        answer = original(table, body)
+        taken.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(data_store, "add_to_counter", spy)
+    stream = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    for name in ("adds-fast", "adds-moto"):
+        _create_pk_sk_table(ddb, name)
+        _create_pk_sk_table(ddb, f"{name}-stream", **stream)
+
+    def update(table: str, **request: Any) -> Any:
+        try:
+            answer = ddb.update_item(TableName=table, Key={"pk": {"S": "k"}, "sk": {"S": "c"}}, **request)
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        answer.pop("ResponseMetadata")
+        assert answer["ConsumedCapacity"].pop("TableName") == table
+        return answer
+
+    def both(suffix: str = "", **request: Any) -> Any:
+        from moto.dynamodb.responses import DynamoResult
+
+        taken.clear()
+        fast = update(f"adds-fast{suffix}", **request)
+        took = taken[-1] if taken else False
+        DynamoResult.fast_items = False
+        try:
+            reference = update(f"adds-moto{suffix}", **request)
+        finally:
+            DynamoResult.fast_items = True
+        assert fast == reference, request
+        return took
+
+    def add(expression: str, value: str, **extra: Any) -> dict[str, Any]:
+        return {"UpdateExpression": expression, "ExpressionAttributeValues": {":v": {"N": value}}, **extra}
+
+    named = {"ExpressionAttributeNames": {"#c": "count"}}
+    assert both(**add("ADD #c :v", "1", **named)) is True  # creates the item
+    assert both(**add("ADD #c :v", "-3", **named, ReturnValues="UPDATED_NEW")) is True
+    assert both(**add(" ADD  lastSeq :v ", "7", ReturnValues="ALL_NEW")) is True
+    for left_to_moto in (
+        add("ADD count :v", "1"),  # a reserved word
+        add("ADD #c :v", "1.5", **named),  # not an integer
+        add("ADD #c :v", "1", **named, ConditionExpression="attribute_exists(pk)"),
+        add("ADD #c :v", "1", **named, ReturnValues="ALL_OLD"),
+        add("ADD #c :v", "1", ExpressionAttributeNames={"#c": "count", "#x": "x"}),  # unused name
+        add("ADD sk :v", "1"),  # a key attribute
+        add("SET #c = :v", "1", **named),
+    ):
+        assert both(**left_to_moto) is False
+    ddb.put_item(TableName="adds-fast", Item={"pk": {"S": "k"}, "sk": {"S": "c"}, "s": {"S": "text"}})
+    ddb.put_item(TableName="adds-moto", Item={"pk": {"S": "k"}, "sk": {"S": "c"}, "s": {"S": "text"}})
+    assert both(**add("ADD s :v", "1")) is False  # not a number: moto's error
+    assert both(**add("ADD n :v", "2", ReturnValues="ALL_NEW")) is True
+
+    assert both("-stream", **add("ADD n :v", "1")) is False  # a new item on a stream: moto's records
+    assert both("-stream", **add("ADD n :v", "5", ReturnValues="UPDATED_NEW")) is True
+
+    def records(table: str) -> list[Any]:
+        arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        found = streams.get_records(ShardIterator=it["ShardIterator"])["Records"]
+        return [
+            (r["eventName"], {k: v for k, v in r["dynamodb"].items() if k.endswith(("Keys", "Image"))})
+            for r in found
+        ]
+
+    assert records("adds-fast-stream") == records("adds-moto-stream")
+    for suffix in ("", "-stream"):
+        fast, reference = (ddb.scan(TableName=f"adds-{kind}{suffix}")["Items"] for kind in ("fast", "moto"))
+        assert fast == reference
+
+
 def test_an_index_query_orders_items_written_out_of_key_order(server: DataServer) -> None:
     """The index buckets keep the table's insertion order, not its key order: moto's Query sorts
     an index's candidates itself, so pages in both directions equal moto's own answers."""
