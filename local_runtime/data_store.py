@@ -14,7 +14,9 @@ to moto here, each because the local system needs it:
   each other (:class:`TableLocks`).
 - **Fast paths for what every request hits** (:mod:`local_runtime.moto_fast_paths`): item
   responses and stream records written with :mod:`json` instead of moto's shape-driven
-  serializer, table views kept between writes, projections without a quadratic size check; and
+  serializer, table views kept between writes, projections without a quadratic size check;
+  index Query answers kept until a write can change them (:mod:`local_runtime.query_cache`);
+  integer ``ADD``s without moto's expression code (:mod:`local_runtime.counter_adds`); and
   moto's service dispatch looked up once per ``X-Amz-Target`` prefix (:func:`data_app`).
 - **Stream wake-ups and TTL.** Every stream record appended sends one UDP datagram to
   ``--notify-port`` so the runtime's pollers read at once instead of on their next tick; a sweeper
@@ -248,16 +250,14 @@ def data_app(dispatcher: Any, locks: TableLocks) -> Callable[..., Any]:
             index = body.get("IndexName") if operation == "Query" else None
             if isinstance(index, str) and len(tables) == 1 and fast_paths_active():
                 return _answer_query(app, environ, start_response, raw, tables[0], index)
-            before = QUERY_CACHE.indexes_holding(operation, body) if writes else None
+            if not writes:
+                return list(app(environ, start_response))
+            before = QUERY_CACHE.indexes_holding(operation, body)
             added = _add_to_counter(body, start_response) if operation == "UpdateItem" else None
             response = added if added is not None else list(app(environ, start_response))
-            if writes:  # still under the lock: no reader sees the old views after this write
-                bump_versions(tables)
-                after = QUERY_CACHE.indexes_holding(operation, body) if before is not None else None
-                if before is None or after is None:
-                    QUERY_CACHE.invalidate_tables(tables)
-                else:
-                    QUERY_CACHE.invalidate_indexes(tables[0], before | after)
+            # Still under the lock: no reader sees the old views or answers after this write.
+            bump_versions(tables)
+            QUERY_CACHE.written(tables, operation, body, before)
         return response
 
     return serve

@@ -105,10 +105,18 @@ class QueryCache:
             return set()
         return {name for name, attribute in indexes.items() if attribute in item.attrs}
 
-    def invalidate_indexes(self, table: str, indexes: set[str]) -> None:
+    def written(
+        self, tables: list[str], operation: str, body: dict[str, Any], before: set[str] | None
+    ) -> None:
+        """After a write: ``before`` is what :meth:`indexes_holding` said before it."""
+        after = self.indexes_holding(operation, body) if before is not None else None
+        if before is None or after is None:
+            self.invalidate_tables(tables)
+            return
         with self._lock:
-            for name in indexes:
-                self._index_versions[(table, name)] = self._index_versions.get((table, name), 0) + 1
+            for name in before | after:
+                key = (tables[0], name)
+                self._index_versions[key] = self._index_versions.get(key, 0) + 1
 
 
 def _index_key_attributes(table: Any) -> dict[str, str]:
