@@ -26,6 +26,8 @@ import copy
 import re
 from typing import Any
 
+from .moto_fast_paths import stored_item
+
 _EXPRESSION = re.compile(r"\s*ADD\s+(#?[A-Za-z0-9_]+)\s+(:[A-Za-z0-9_]+)\s*")
 _INTEGER = re.compile(r"-?[0-9]{1,38}")
 _ALLOWED_MEMBERS = frozenset(
@@ -51,13 +53,12 @@ def add_to_counter(table: Any, body: dict[str, Any]) -> dict[str, Any] | None:
     attribute, delta, return_values = parsed
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
-    hash_value = DynamoType(body["Key"][table.hash_key_attr])
-    range_value = DynamoType(body["Key"][table.range_key_attr]) if table.range_key_attr else None
-    partition = table.items.get(hash_value)  # .get: items is a defaultdict
-    item = partition.get(range_value) if range_value is not None and partition is not None else partition
+    item = stored_item(table, body["Key"])
     if item is None:
         if table.stream_shard is not None:
             return None
+        hash_value = DynamoType(body["Key"][table.hash_key_attr])
+        range_value = DynamoType(body["Key"][table.range_key_attr]) if table.range_key_attr else None
         item = Item(hash_value, range_value, {**body["Key"], attribute: {"N": str(delta)}})
         if range_value is not None:
             table.items[hash_value][range_value] = item

@@ -57,6 +57,19 @@ def items_of(table: Any) -> list[Any]:
     return list(table.items.values())
 
 
+def stored_item(table: Any, key: dict[str, Any]) -> Any:
+    """The item of a moto table under ``key`` (wire attributes holding at least the table's key
+    attributes), or None; raises KeyError when a key attribute is missing."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    partition = table.items.get(hash_value)  # .get: items is a defaultdict
+    if partition is None:
+        return None
+    return partition.get(range_value) if range_value is not None else partition
+
+
 def install_table_views(switch: Any) -> None:
     from moto.dynamodb.models.table import Table
 

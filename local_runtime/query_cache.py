@@ -26,6 +26,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from .moto_fast_paths import stored_item
+
 SINGLE_ITEM_WRITES = {"PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
 MAX_ENTRIES = 256
 MAX_BODY_BYTES = 1 << 20  # a page of DynamoDB's answer is at most 1 MB of items
@@ -97,7 +99,7 @@ class QueryCache:
             return None
         try:
             table = self._table_of(body["TableName"])
-            item = _stored_item(table, body[field])
+            item = stored_item(table, body[field])
         except Exception:  # noqa: BLE001 - unknown table, malformed key: moto answers; all indexes move
             return None
         indexes = _index_key_attributes(table)
@@ -128,14 +130,3 @@ def _index_key_attributes(table: Any) -> dict[str, str]:
             if key["KeyType"] == "HASH":
                 out[index.name] = key["AttributeName"]
     return out
-
-
-def _stored_item(table: Any, attributes: dict[str, Any]) -> Any:
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    hash_value = DynamoType(attributes[table.hash_key_attr])
-    range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
-    partition = table.items.get(hash_value)  # .get: items is a defaultdict
-    if partition is None:
-        return None
-    return partition.get(range_value) if range_value is not None else partition
