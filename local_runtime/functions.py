@@ -35,6 +35,12 @@ from .model import FunctionSpec
 
 log = logging.getLogger("local_runtime.functions")
 SATURATION_LOG_INTERVAL = 10.0
+# A call that finds every worker busy sets a cold start going only once it has waited this long
+# (at once if the pool has no worker at all): a shorter wait is a worker returning its previous
+# result. A cold start takes 0.3-0.5 s of CPU; set going by such a near miss in a 5,000
+# deliveries/s step, it held up every other process of a 2-core machine for as long (the step's
+# worst comment).
+GROW_AFTER_WAIT_S = 0.1
 WORKER_SCRIPT = str(Path(__file__).with_name("worker.py"))
 RESERVED = {
     "_HANDLER",
@@ -199,9 +205,10 @@ class Worker:
 class FunctionPool:
     """Up to ``max_workers`` warm workers of one function.
 
-    A call takes an idle worker, or waits in line. A call that finds none idle also sets a cold
-    start going in the background (one at a time per function, so the pool grows with the load)
-    and is served by whichever comes first, a busy worker coming free or the new one: a call
+    A call takes an idle worker, or waits in line. A call that waits longer than
+    GROW_AFTER_WAIT_S also sets a cold start going in the background (one at a time per function,
+    so the pool grows with the load) and is served by whichever comes first, a busy worker coming
+    free or the new one: a call
     that came while the only worker was returning its previous result had waited out a whole
     cold start (0.4-0.7 s on a quiet 2-core machine, 4 s on a busy one). A worker coming free
     goes straight to the longest waiting call: with a thousand ``$disconnect``s queued, waking
@@ -220,8 +227,10 @@ class FunctionPool:
         self._seq = 0
         self._starting = 0
         self._closed = False
-        # Calls waiting for a worker, oldest first; each future gets a Worker, or None: "look again".
-        self._waiters: collections.deque[asyncio.Future[Worker | None]] = collections.deque()
+        # Calls waiting for a worker, oldest first, with when each began to wait (monotonic); each
+        # future gets a Worker, or None: "look again".
+        self._waiters: collections.deque[tuple[asyncio.Future[Worker | None], float]] = collections.deque()
+        self._grow_timer: asyncio.TimerHandle | None = None  # the wait after which the pool grows
         self._waits = 0  # calls that waited since the last saturation line
         self._most_waiting = 0
         self._saturation_logged = -SATURATION_LOG_INTERVAL
@@ -283,6 +292,27 @@ class FunctionPool:
         self._starting += 1
         self._growing = asyncio.get_running_loop().create_task(self._start_for_waiters())
 
+    def _grow_for_waiters(self) -> None:
+        """Grow once the oldest waiting call has waited GROW_AFTER_WAIT_S (at once if no worker
+        runs or starts); until then a busy worker coming free is expected to serve it."""
+        if self._count == 0:
+            self._grow()
+            return
+        if self._grow_timer is not None:
+            return
+        since = next((t for waiter, t in self._waiters if not waiter.done()), None)
+        if since is None:
+            return
+        delay = since + GROW_AFTER_WAIT_S - time.monotonic()
+        if delay <= 0:
+            self._grow()
+        else:
+            self._grow_timer = asyncio.get_running_loop().call_later(delay, self._grow_timer_fired)
+
+    def _grow_timer_fired(self) -> None:
+        self._grow_timer = None
+        self._grow_for_waiters()
+
     async def _start_for_waiters(self) -> None:
         try:
             w = await self._spawn_reserved()
@@ -293,7 +323,7 @@ class FunctionPool:
 
     def _fail_oldest(self, exc: Exception) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _since = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(exc)
                 return
@@ -301,7 +331,7 @@ class FunctionPool:
     def _wake_one(self, worker: Worker | None = None) -> bool:
         """Give ``worker`` (or a "look again") to the oldest waiting call; False if none waits."""
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _since = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(worker)
                 return True
@@ -311,7 +341,7 @@ class FunctionPool:
         if not self._wake_one(w):
             self._idle.append(w)
         elif self._waiters:
-            self._grow()  # a backlog: the pool grows, one cold start at a time
+            self._grow_for_waiters()  # a backlog: the pool grows, one cold start at a time
 
     async def _acquire(self) -> Worker:
         waited = False
@@ -324,7 +354,6 @@ class FunctionPool:
                     return w
                 await self._discard(w)  # died since it came free; its watcher may not have run yet
                 continue
-            self._grow()
             worker = await self._wait_for_worker(first=not waited)
             waited = True
             if worker is not None:
@@ -335,7 +364,8 @@ class FunctionPool:
         every 10 s. ``first``: this call's first wait (each call counts once, however often it
         looks again)."""
         waiter: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._waiters.append((waiter, time.monotonic()))
+        self._grow_for_waiters()
         if self._count >= self.max_workers:
             self._note_saturation(first)
         try:
@@ -512,6 +542,8 @@ class FunctionPool:
 
     async def close(self) -> None:
         self._closed = True
+        if self._grow_timer is not None:
+            self._grow_timer.cancel()
         for task in (self._refill_task, self._growing):
             if task is not None:
                 task.cancel()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime.functions import FunctionPool, build_env
+from local_runtime.functions import GROW_AFTER_WAIT_S, FunctionPool, build_env
 from local_runtime.model import FunctionSpec
 
 CODE = """
@@ -142,6 +142,26 @@ def test_a_call_that_finds_every_worker_busy_takes_the_first_to_come_free(tmp_pa
     # Served by the busy worker once it came free, not by the cold start it set going...
     assert waiting.result["pid"] == busy.result["pid"]
     assert workers == 2  # ...which still goes on: the pool grows under load
+
+
+def test_a_call_that_waits_only_briefly_sets_no_cold_start_going(tmp_path: Path) -> None:
+    pool = _pool(tmp_path, SLOW_COLD_STARTS, max_workers=2)
+
+    async def scenario() -> tuple[Any, Any, int]:
+        try:
+            await pool.warm(1)
+            busy = asyncio.create_task(pool.invoke({"sleep": GROW_AFTER_WAIT_S / 4}))
+            while not any(w.request_id for w in pool._all):
+                await asyncio.sleep(0.001)
+            waiting = await pool.invoke({})
+            await asyncio.sleep(GROW_AFTER_WAIT_S * 2)  # past the wait after which it would grow
+            return await busy, waiting, pool.worker_count
+        finally:
+            await pool.close()
+
+    busy, waiting, workers = _run(scenario())
+    assert busy.ok and waiting.ok and waiting.result["pid"] == busy.result["pid"]
+    assert workers == 1
 
 
 def test_a_worker_that_cannot_start_fails_the_calls_waiting_for_it(tmp_path: Path) -> None:

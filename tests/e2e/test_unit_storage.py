@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
@@ -723,12 +724,63 @@ def test_a_slow_snapshot_is_taken_less_often(server: DataServer, tmp_path: Path,
     fake_time = type("FakeTime", (), {"monotonic": staticmethod(lambda: clock[0]), "time": time.time})
     monkeypatch.setattr(data_store, "time", fake_time)  # this module's clock only
     monkeypatch.setattr(data_store, "write_snapshot", slow_snapshot)
-    snapshots = data_store._Snapshots(server.locks, tmp_path / "s.json", interval=10.0)
+    snapshots = data_store._Snapshots(server.locks, tmp_path / "s.json", interval=10.0, in_child=False)
     data_store.bump_versions(["slow-snapshot-test"])
     snapshots.save()
     assert snapshots.due == 101.0 + 1.0 / data_store.SNAPSHOT_TIME_SHARE
     snapshots.save()  # nothing written since: no second snapshot
     assert clock[0] == 101.0
+
+
+def _wait_for_child(snapshots: Any) -> None:
+    deadline = time.monotonic() + 20
+    while snapshots.child is not None and time.monotonic() < deadline:
+        snapshots.tick()
+        time.sleep(0.01)
+    assert snapshots.child is None
+
+
+def test_a_snapshot_is_written_by_a_child_while_the_tables_take_writes(
+    server: DataServer, tmp_path: Path
+) -> None:
+    """The child writes the tables as they were at the fork; the parent is not held up meanwhile."""
+    import local_runtime.data_store as data_store
+
+    ddb = local_client("dynamodb", server.url)
+    spec = _spec("snap-child")
+    create_table(ddb, spec)
+    for i in range(200):
+        ddb.put_item(TableName=spec.name, Item={"pk": {"S": f"p{i}"}, "sk": {"S": "x"}, "b": {"B": b"\x02"}})
+    path = tmp_path / "s.json"
+    snapshots = data_store._Snapshots(server.locks, path, interval=0.0)
+    snapshots.tick()
+    assert snapshots.child is not None and snapshots.child != os.getpid()
+    ddb.put_item(TableName=spec.name, Item={"pk": {"S": "after-the-fork"}, "sk": {"S": "x"}})
+    _wait_for_child(snapshots)
+    saved = json.loads(path.read_text())["tables"][spec.name]
+    assert len(saved) == 200 and "after-the-fork" not in {item["pk"]["S"] for item in saved}
+    assert {"pk": {"S": "p7"}, "sk": {"S": "x"}, "b": {"B": "Ag=="}} in saved
+    assert snapshots.saved_at_writes == snapshots._writes  # nothing to save until the next write
+    snapshots.final()  # the write after the fork: saved here, at exit
+    assert len(json.loads(path.read_text())["tables"][spec.name]) == 201
+
+
+def test_a_failed_child_snapshot_is_logged_and_tried_again(
+    server: DataServer, tmp_path: Path, caplog: Any
+) -> None:
+    import local_runtime.data_store as data_store
+
+    data_store.bump_versions(["failed-snapshot-test"])
+    snapshots = data_store._Snapshots(server.locks, tmp_path / "missing" / "s.json", interval=0.0)
+    with caplog.at_level("ERROR", logger="local_runtime.data"):
+        snapshots.tick()
+        _wait_for_child(snapshots)
+    assert "the child writing it failed (exit status 1)" in caplog.text
+    assert snapshots.saved_at_writes == -1  # not saved: due again once its time share allows
+    snapshots.due = time.monotonic()
+    snapshots.tick()
+    assert snapshots.child is not None
+    _wait_for_child(snapshots)
 
 
 def _raw_request(target: str, body: bytes, *, chunked: bool = False) -> bytes:
