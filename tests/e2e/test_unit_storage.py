@@ -732,6 +732,46 @@ def test_a_slow_snapshot_is_taken_less_often(server: DataServer, tmp_path: Path,
     assert clock[0] == 101.0
 
 
+def test_the_snapshot_holds_every_type_as_moto_itself_writes_it(server: DataServer, tmp_path: Path) -> None:
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    import local_runtime.data_store as data_store
+
+    ddb = local_client("dynamodb", server.url)
+    spec = _spec("snap-types")
+    create_table(ddb, spec)
+    item = {
+        "pk": {"S": "all-types"},
+        "sk": {"S": "x"},
+        "n": {"N": "-1.5"},
+        "b": {"B": b"\x00\xff"},
+        "t": {"BOOL": True},
+        "nothing": {"NULL": True},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "m": {"M": {"inner": {"L": [{"S": "v"}, {"M": {"deep": {"B": b"\x03"}}}, {"N": "7"}]}}},
+    }
+    ddb.put_item(TableName=spec.name, Item=item)
+    path = tmp_path / "s.json"
+    write_snapshot(server.locks, path)
+    saved = json.loads(path.read_text())["tables"][spec.name]
+    stored = data_store.items_of(data_store._backend().tables[spec.name])
+    expected = [
+        json.loads(json.dumps(dynamo_to_dict(i.attrs), default=data_store.wire_value)) for i in stored
+    ]
+    assert saved == expected
+    assert saved[0]["b"] == {"B": "AP8="} and saved[0]["m"]["M"]["inner"]["L"][1]["M"]["deep"] == {
+        "B": "Aw=="
+    }
+    key = {"pk": {"S": "all-types"}, "sk": {"S": "x"}}
+    before = ddb.get_item(TableName=spec.name, Key=key)["Item"]
+    ddb.delete_table(TableName=spec.name)
+    create_table(ddb, spec)
+    assert restore_snapshot(path, ddb, [spec]) == 1
+    assert ddb.get_item(TableName=spec.name, Key=key)["Item"] == before
+
+
 def _wait_for_child(snapshots: Any) -> None:
     deadline = time.monotonic() + 20
     while snapshots.child is not None and time.monotonic() < deadline:
