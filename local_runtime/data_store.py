@@ -18,8 +18,9 @@ to moto here, each because the local system needs it:
   index Query answers kept until a write can change them (:mod:`local_runtime.query_cache`);
   integer ``ADD``s without moto's expression code (:mod:`local_runtime.counter_adds`); and
   moto's service dispatch looked up once per ``X-Amz-Target`` prefix (:func:`data_app`).
-- **Stream wake-ups and TTL.** Every stream record appended sends one UDP datagram to
-  ``--notify-port`` so the runtime's pollers read at once instead of on their next tick; a sweeper
+- **Stream and queue wake-ups, and TTL.** Every stream record appended, and every message put on
+  a queue, sends one UDP datagram to ``--notify-port`` so the runtime's pollers read at once
+  instead of on their next tick (as Lambda's long polls of SQS would); a sweeper
   deletes expired items the way DynamoDB's TTL process does (stream records marked with the
   service identity).
 
@@ -313,29 +314,51 @@ def _answer_query(
     return [body]
 
 
-# -- stream wake-ups -------------------------------------------------------------------------------
+# -- stream and queue wake-ups -----------------------------------------------------------------------
+# The datagram kinds sent to ``--notify-port``: a stream record was appended, or a message was put
+# on the queue named after the prefix.
+STREAM_WAKE = b"s"
+QUEUE_WAKE_PREFIX = b"q:"
+
+
+def _call_after(cls: Any, method: str, callback: Callable[[Any], None]) -> None:
+    """Make ``cls.method`` call ``callback(self)`` after it returns (once, however often it is
+    installed); a failing callback never breaks the call."""
+    original = getattr(cls, method)
+    original = getattr(original, "__wrapped_by_local_runtime__", None) or original
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        with contextlib.suppress(Exception):
+            callback(self)
+        return result
+
+    wrapped.__wrapped_by_local_runtime__ = original  # type: ignore[attr-defined]
+    setattr(cls, method, wrapped)
+
+
 def install_stream_hook(callback: Callable[[], None]) -> None:
     """Call ``callback()`` (in moto's request thread) whenever a stream record is appended."""
     from moto.dynamodb.models.table import StreamShard
 
-    original = getattr(StreamShard.add, "__wrapped_by_local_runtime__", None) or StreamShard.add
-
-    def add(self: Any, old: Any, new: Any) -> None:
-        original(self, old, new)
-        with contextlib.suppress(Exception):  # a wake-up must never break a write
-            callback()
-
-    add.__wrapped_by_local_runtime__ = original  # type: ignore[attr-defined]
-    StreamShard.add = add  # type: ignore[method-assign]
+    _call_after(StreamShard, "add", lambda _shard: callback())
 
 
-def udp_notifier(host: str, port: int) -> Callable[[], None]:
+def install_queue_hook(callback: Callable[[str], None]) -> None:
+    """Call ``callback(queue_name)`` whenever a message is put on an SQS queue (sent, or moved to
+    a dead-letter queue)."""
+    from moto.sqs.models import Queue
+
+    _call_after(Queue, "add_message", lambda queue: callback(queue.name))
+
+
+def udp_notifier(host: str, port: int) -> Callable[[bytes], None]:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
 
-    def notify() -> None:
+    def notify(datagram: bytes) -> None:
         with contextlib.suppress(OSError):  # a full buffer means a wake-up is already pending
-            sock.sendto(b"w", (host, port))
+            sock.sendto(datagram, (host, port))
 
     return notify
 
@@ -680,7 +703,9 @@ def main(argv: list[str] | None = None) -> int:
     state_lock = lock_state(args.snapshot)  # before READY: the runtime restores after READY
     server = DataServer(args.host, args.port)
     if args.notify_port:
-        install_stream_hook(udp_notifier(args.host, args.notify_port))
+        notify = udp_notifier(args.host, args.notify_port)
+        install_stream_hook(lambda: notify(STREAM_WAKE))
+        install_queue_hook(lambda name: notify(QUEUE_WAKE_PREFIX + name.encode()))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -21,6 +21,7 @@ from realtime_comments.site_headers import origin_of, security_headers
 from .connections_api import ConnectionsApi, PortSplitter
 from .controls import Controls
 from .data_client import DataApiClient
+from .data_store import QUEUE_WAKE_PREFIX
 from .functions import FunctionPool, Functions, build_env
 from .guards import HostGuard, RemoteBindRefused, check_bind_host
 from .http_api import HttpGateway
@@ -119,13 +120,18 @@ async def _serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
 
 
 class _WakeProtocol(asyncio.DatagramProtocol):
-    """Datagrams from the data process, one per stream record appended: wake the stream pollers."""
+    """Datagrams from the data process: a stream record appended wakes the stream pollers, a
+    message put on a queue wakes that queue's poller (``data_store.STREAM_WAKE`` and
+    ``QUEUE_WAKE_PREFIX``)."""
 
-    def __init__(self, wake: Any) -> None:
-        self.wake = wake
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.wake()
+        if data.startswith(QUEUE_WAKE_PREFIX):
+            self.runtime._wake_queue_poller(data[len(QUEUE_WAKE_PREFIX) :].decode(errors="replace"))
+        else:
+            self.runtime._wake_stream_pollers()
 
 
 class Runtime:
@@ -145,6 +151,7 @@ class Runtime:
         self._wake_transport: asyncio.DatagramTransport | None = None
         self._ws_server: asyncio.Server | None = None
         self._stream_pollers: list[StreamPoller] = []
+        self._queue_pollers: dict[str, SqsPoller] = {}  # by queue name
         self._data_api: DataApiClient | None = None
         self._t0 = time.perf_counter()
 
@@ -212,7 +219,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in o.host else socket.AF_INET
         self._wake_transport, _ = await loop.create_datagram_endpoint(
-            lambda: _WakeProtocol(self._wake_stream_pollers),
+            lambda: _WakeProtocol(self),
             local_addr=("::1" if family == socket.AF_INET6 else "127.0.0.1", 0),
         )
         wake_port = self._wake_transport.get_extra_info("sockname")[1]
@@ -423,7 +430,9 @@ class Runtime:
                 self._stream_pollers.append(p)
             else:
                 assert es.source_logical_id is not None
-                p = SqsPoller(es, self.functions, sqs, model.names.queue_urls[es.source_logical_id])
+                queue_url = model.names.queue_urls[es.source_logical_id]
+                p = SqsPoller(es, self.functions, sqs, queue_url)
+                self._queue_pollers[queue_url.rsplit("/", 1)[-1]] = p
             await p.start()
             self.pollers.append(p)
             log.info(
@@ -462,6 +471,11 @@ class Runtime:
     # -- running ------------------------------------------------------------------------------
     def _wake_stream_pollers(self) -> None:
         for poller in self._stream_pollers:
+            poller.wake()
+
+    def _wake_queue_poller(self, queue_name: str) -> None:
+        poller = self._queue_pollers.get(queue_name)
+        if poller is not None:
             poller.wake()
 
     def start_warm(self) -> None:

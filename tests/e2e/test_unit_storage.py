@@ -19,13 +19,14 @@ from local_runtime.data_store import (
     QUERY_CACHE,
     DataServer,
     TableLocks,
+    install_queue_hook,
     install_stream_hook,
     sweep_expired,
     tables_of,
     write_snapshot,
 )
 from local_runtime.model import TableSpec
-from local_runtime.storage import DataStore, create_table, local_client, restore_snapshot
+from local_runtime.storage import DataStore, create_queue, create_table, local_client, restore_snapshot
 
 T = TypeVar("T")
 
@@ -122,6 +123,55 @@ def test_ttl_sweeper_deletes_expired_items_as_the_ttl_service(server: DataServer
     assert by_key["a"]["userIdentity"] == {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
     assert "userIdentity" not in by_key["c"]
     assert woken  # the stream hook fires on every write
+
+
+def test_a_message_put_on_a_queue_wakes_its_poller_before_the_fallback_poll(server: DataServer) -> None:
+    """The queue hook wakes the SQS poller (in the runtime through a datagram): the message is
+    delivered long before the poller's fallback poll, 60 s after its first empty one."""
+    from local_runtime.functions import InvokeResult
+    from local_runtime.model import EventSourceSpec
+    from local_runtime.streams import SqsPoller
+
+    sqs = local_client("sqs", server.url)
+    queue_url = create_queue(sqs, "wake-test", {})
+    invoked: list[list[str]] = []
+
+    class Functions:
+        async def invoke(self, name: str, event: dict[str, Any]) -> InvokeResult:
+            invoked.append([record["body"] for record in event["Records"]])
+            return InvokeResult(True, {})
+
+    spec = EventSourceSpec(
+        logical_id="E",
+        function="F",
+        source_kind="sqs",
+        source_logical_id="Q",
+        source_arn="arn:q",
+        batch_size=10,
+    )
+    poller = SqsPoller(spec, Functions(), sqs, queue_url, poll_interval=60)  # type: ignore[arg-type]
+    woken: list[str] = []
+
+    def on_message(name: str) -> None:
+        woken.append(name)
+        poller.wake()
+
+    async def scenario() -> None:
+        install_queue_hook(on_message)
+        await poller.start()
+        try:
+            await asyncio.sleep(0.3)  # its first poll found the queue empty: it waits for 60 s
+            await asyncio.to_thread(sqs.send_message, QueueUrl=queue_url, MessageBody="hello")
+            deadline = time.monotonic() + 10
+            while not invoked and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            install_queue_hook(lambda _name: None)
+            await poller.stop()
+
+    asyncio.run(scenario())
+    assert woken == ["wake-test"] and invoked == [["hello"]]
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0)  # deleted
 
 
 def test_concurrent_adds_to_one_item_are_atomic(server: DataServer) -> None:
@@ -274,7 +324,7 @@ def test_item_responses_match_motos_own_serializer(server: DataServer) -> None:
 def test_the_data_process_wakes_the_runtime_sweeps_ttl_and_saves_snapshots(tmp_path: Path) -> None:
     snapshot = tmp_path / "snapshot.json"
 
-    async def scenario() -> tuple[int, list[str]]:
+    async def scenario() -> tuple[bytes, list[str]]:
         wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         wake.bind(("127.0.0.1", 0))
         wake.settimeout(5)
@@ -296,6 +346,12 @@ def test_the_data_process_wakes_the_runtime_sweeps_ttl_and_saves_snapshots(tmp_p
                 Item={"pk": {"S": "old"}, "sk": {"S": "1"}, "expiresAt": {"N": str(int(time.time()) - 1)}},
             )
             datagrams = await asyncio.to_thread(wake.recv, 16)
+            sqs = store.client("sqs")
+            queue_url = await asyncio.to_thread(create_queue, sqs, "process-wake", {})
+            await asyncio.to_thread(sqs.send_message, QueueUrl=queue_url, MessageBody="m")
+            queue_datagrams: list[bytes] = []
+            while b"q:process-wake" not in queue_datagrams:  # after the stream's, in order
+                queue_datagrams.append(await asyncio.to_thread(wake.recv, 64))
             left: list[str] = ["old"]
             deadline = time.monotonic() + 10
             while left and time.monotonic() < deadline:
@@ -307,13 +363,13 @@ def test_the_data_process_wakes_the_runtime_sweeps_ttl_and_saves_snapshots(tmp_p
                 TableName=spec.name,
                 Item={"pk": {"S": "kept"}, "sk": {"S": "1"}, "b": {"B": b"\x01"}},
             )
-            return len(datagrams), left
+            return datagrams, left
         finally:
             await store.stop()
             wake.close()
 
     woken, left = asyncio.run(scenario())
-    assert woken >= 1
+    assert woken == b"s"  # a stream record appended
     assert left == []
     saved = json.loads(snapshot.read_text())["tables"]["process-ttl"]  # the final one, at stop
     assert saved == [{"pk": {"S": "kept"}, "sk": {"S": "1"}, "b": {"B": "AQ=="}}]
