@@ -129,9 +129,9 @@ class _WakeProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if data.startswith(QUEUE_WAKE_PREFIX):
-            self.runtime._wake_queue_poller(data[len(QUEUE_WAKE_PREFIX) :].decode(errors="replace"))
+            self.runtime.wake_queue_poller(data[len(QUEUE_WAKE_PREFIX) :].decode(errors="replace"))
         else:
-            self.runtime._wake_stream_pollers()
+            self.runtime.wake_stream_pollers()
 
 
 class Runtime:
@@ -469,11 +469,11 @@ class Runtime:
         return urls
 
     # -- running ------------------------------------------------------------------------------
-    def _wake_stream_pollers(self) -> None:
+    def wake_stream_pollers(self) -> None:
         for poller in self._stream_pollers:
             poller.wake()
 
-    def _wake_queue_poller(self, queue_name: str) -> None:
+    def wake_queue_poller(self, queue_name: str) -> None:
         poller = self._queue_pollers.get(queue_name)
         if poller is not None:
             poller.wake()
