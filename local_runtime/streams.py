@@ -72,6 +72,34 @@ def batch_failures(result: Any) -> list[str] | None:
     return ids
 
 
+class Wakeup:
+    """A poller's wake-up: set from any thread once :meth:`bind` has seen the poller's event loop."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    def set(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._event.set)
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self, stop: asyncio.Event, timeout: float) -> None:
+        """Until this or ``stop`` is set, or ``timeout`` seconds pass."""
+        waits = {asyncio.ensure_future(self._event.wait()), asyncio.ensure_future(stop.wait())}
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+
 class StreamPoller:
     def __init__(
         self,
@@ -95,18 +123,15 @@ class StreamPoller:
         self.name = f"{spec.function[:24]}<-stream"
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = {"invocations": 0, "records": 0, "errors": 0, "skipped": 0}
-        self.wakeup = asyncio.Event()  # set when moto appends a stream record (see storage.py)
+        self.wakeup = Wakeup()  # set when moto appends a stream record (see data_store.py)
 
     def wake(self) -> None:
         """Wake the poller now (the data process reported a stream write); safe from any thread."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.wakeup.set)
+        self.wakeup.set()
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.wakeup.bind()
         desc = await asyncio.to_thread(self.streams.describe_stream, StreamArn=self.spec.source_arn)
         shards = desc["StreamDescription"].get("Shards", [])
         iterators = []
@@ -165,7 +190,7 @@ class StreamPoller:
 
     async def _wait_for_records(self) -> None:
         """Until a stream write wakes us up, or the poll interval passes (the fallback)."""
-        await until_woken(self.wakeup, self._stop, self.poll_interval)
+        await self.wakeup.wait(self._stop, self.poll_interval)
         self.wakeup.clear()
 
     async def _sleep(self, seconds: float) -> None:
@@ -302,16 +327,6 @@ def _iso_from_epoch(value: Any) -> str | None:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def until_woken(wakeup: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
-    """Until ``wakeup`` or ``stop`` is set, or ``timeout`` seconds pass."""
-    waits = {asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stop.wait())}
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-
-
 class SqsPoller:
     def __init__(
         self,
@@ -333,17 +348,14 @@ class SqsPoller:
         self.stats = {"invocations": 0, "records": 0, "errors": 0}
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.wakeup = asyncio.Event()  # set when a message is put on the queue (data_store.py)
+        self.wakeup = Wakeup()  # set when a message is put on the queue (see data_store.py)
 
     def wake(self) -> None:
         """Poll now (the data process reported a message put on the queue); safe from any thread."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.wakeup.set)
+        self.wakeup.set()
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.wakeup.bind()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -368,7 +380,7 @@ class SqsPoller:
                 )
                 messages = resp.get("Messages", [])
                 if not messages or not self.spec.enabled:
-                    await until_woken(self.wakeup, self._stop, self.poll_interval)
+                    await self.wakeup.wait(self._stop, self.poll_interval)
                     continue
                 await self._deliver(messages)
             except asyncio.CancelledError:
