@@ -430,9 +430,8 @@ class Runtime:
                 self._stream_pollers.append(p)
             else:
                 assert es.source_logical_id is not None
-                queue_url = model.names.queue_urls[es.source_logical_id]
-                p = SqsPoller(es, self.functions, sqs, queue_url)
-                self._queue_pollers[queue_url.rsplit("/", 1)[-1]] = p
+                p = SqsPoller(es, self.functions, sqs, model.names.queue_urls[es.source_logical_id])
+                self._queue_pollers[model.names.queue_name(es.source_logical_id)] = p
             await p.start()
             self.pollers.append(p)
             log.info(
