@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks import tables
+
 LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -133,89 +135,13 @@ def check_exactly_once(counts: dict[str, int], expected: list[str] | set[str]) -
 
 
 # --------------------------------------------------------------------------------------------- moto
-def _table_specs(connections: str, comments: str, idempotency: str) -> list[dict]:
-    return [
-        {
-            "TableName": connections,
-            "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [
-                {"AttributeName": "connectionId", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "connectionId", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "postId", "AttributeType": "S"},
-                {"AttributeName": "connectedUserId", "AttributeType": "S"},
-                {"AttributeName": "registryShard", "AttributeType": "S"},
-            ],
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": "byPost",
-                    "KeySchema": [
-                        {"AttributeName": "postId", "KeyType": "HASH"},
-                        {"AttributeName": "connectionId", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
-                {
-                    "IndexName": "byUser",
-                    "KeySchema": [
-                        {"AttributeName": "connectedUserId", "KeyType": "HASH"},
-                        {"AttributeName": "connectionId", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
-                {
-                    "IndexName": "byShard",
-                    "KeySchema": [
-                        {"AttributeName": "registryShard", "KeyType": "HASH"},
-                        {"AttributeName": "connectionId", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
-            ],
-        },
-        {
-            "TableName": comments,
-            "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [
-                {"AttributeName": "postId", "KeyType": "HASH"},
-                {"AttributeName": "seq", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "postId", "AttributeType": "S"},
-                {"AttributeName": "seq", "AttributeType": "N"},
-                {"AttributeName": "id", "AttributeType": "S"},
-            ],
-            "LocalSecondaryIndexes": [
-                {
-                    "IndexName": "byCommentId",
-                    "KeySchema": [
-                        {"AttributeName": "postId", "KeyType": "HASH"},
-                        {"AttributeName": "id", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
-            ],
-            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        },
-        {
-            "TableName": idempotency,
-            "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-        },
-    ]
-
-
 def create_tables(
     endpoint: str,
     connections: str = CONNECTIONS_TABLE,
     comments: str = COMMENTS_TABLE,
     idempotency: str = IDEMPOTENCY_TABLE,
 ) -> None:
-    """Create the design.md tables (connections + byPost GSI, comments + stream, idempotency)."""
+    """Create the design.md tables the benchmarked paths touch (benchmarks.tables)."""
     import boto3
 
     ddb = boto3.client(
@@ -225,10 +151,12 @@ def create_tables(
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - moto's dummy credentials
     )
-    existing = set(ddb.list_tables()["TableNames"])
-    for spec in _table_specs(connections, comments, idempotency):
-        if spec["TableName"] not in existing:
-            ddb.create_table(**spec)
+    tables.create_tables(
+        ddb,
+        tables.connections_table(connections),
+        tables.comments_table(comments),
+        tables.idempotency_table(idempotency),
+    )
 
 
 def _moto_child(conn: Any) -> None:  # runs in the spawned child

@@ -28,6 +28,7 @@ import boto3
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from benchmarks import tables as design_tables
 from local_runtime.identity import Identity, JwksServer, new_rsa_key
 
 REGION = "us-east-1"
@@ -89,115 +90,6 @@ def sqs_client(aws_env: str) -> Any:
     return boto3.client("sqs", region_name=REGION, endpoint_url=aws_env)
 
 
-def create_connections_table(client: Any, name: str) -> None:
-    """docs/design.md: connectionId + sk, TTL expiresAt, sparse GSIs byPost (postId, connectionId),
-    byUser (connectedUserId, connectionId) and byShard (registryShard, connectionId)."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "postId", "AttributeType": "S"},
-            {"AttributeName": "connectedUserId", "AttributeType": "S"},
-            {"AttributeName": "registryShard", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "connectionId", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byPost",
-                "KeySchema": [
-                    {"AttributeName": "postId", "KeyType": "HASH"},
-                    {"AttributeName": "connectionId", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
-            {
-                "IndexName": "byUser",
-                "KeySchema": [
-                    {"AttributeName": "connectedUserId", "KeyType": "HASH"},
-                    {"AttributeName": "connectionId", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
-            {
-                "IndexName": "byShard",
-                "KeySchema": [
-                    {"AttributeName": "registryShard", "KeyType": "HASH"},
-                    {"AttributeName": "connectionId", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
-        ],
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
-    )
-
-
-def create_comments_table(client: Any, name: str) -> None:
-    """docs/design.md: postId + seq (N), stream NEW_AND_OLD_IMAGES, LSI byCommentId (postId, id)."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "postId", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-            {"AttributeName": "id", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "postId", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        LocalSecondaryIndexes=[
-            {
-                "IndexName": "byCommentId",
-                "KeySchema": [
-                    {"AttributeName": "postId", "KeyType": "HASH"},
-                    {"AttributeName": "id", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-
-
-def create_idempotency_table(client: Any, name: str) -> None:
-    """Powertools defaults: partition key `id`, TTL `expiration`."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
-    )
-
-
-def create_notifications_table(client: Any, name: str) -> None:
-    """docs/design.md: userId + id, TTL expiresAt."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "userId", "AttributeType": "S"},
-            {"AttributeName": "id", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "userId", "KeyType": "HASH"},
-            {"AttributeName": "id", "KeyType": "RANGE"},
-        ],
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
-    )
-
-
 @dataclass(frozen=True)
 class Tables:
     connections: str
@@ -205,6 +97,16 @@ class Tables:
     idempotency: str
     client: Any
     notifications: str = ""
+
+    def create(self) -> None:
+        """Create this set's tables (benchmarks/tables.py)."""
+        design_tables.create_tables(
+            self.client,
+            design_tables.connections_table(self.connections),
+            design_tables.comments_table(self.comments),
+            design_tables.idempotency_table(self.idempotency),
+            design_tables.notifications_table(self.notifications),
+        )
 
     def scan(self, table: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -279,10 +181,7 @@ def tables(dynamodb_client: Any) -> Tables:
         notifications=f"notifications-{suffix}",
         client=dynamodb_client,
     )
-    create_connections_table(dynamodb_client, names.connections)
-    create_comments_table(dynamodb_client, names.comments)
-    create_idempotency_table(dynamodb_client, names.idempotency)
-    create_notifications_table(dynamodb_client, names.notifications)
+    names.create()
     return names
 
 

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from benchmarks.servers import SinkProcess, create_tables
-from tests.conftest import Tables, create_notifications_table, handler_environment
+from benchmarks.servers import SinkProcess
+from tests.conftest import Tables, handler_environment
 
 
 def clear_project_caches() -> None:
@@ -52,8 +52,7 @@ def rel_env(aws_env: str, dynamodb_client: Any, _sink_server: Any, jwt_issuer: A
         client=dynamodb_client,
         notifications=f"rel-notifications-{suffix}",
     )
-    create_tables(aws_env, tables.connections, tables.comments, tables.idempotency)
-    create_notifications_table(dynamodb_client, tables.notifications)
+    tables.create()
     env = handler_environment(
         tables,
         _sink_server.url,
