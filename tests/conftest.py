@@ -55,6 +55,20 @@ def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
 
 
 # --- AWS (moto server) --------------------------------------------------------------------------
+def _valid_unicode(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Lone surrogates in a report's captured output become escapes before pytest-xdist sends it.
+
+    The fuzzing strategies feed lone surrogates to handlers that log what they refuse; execnet
+    cannot encode such a string, and a report carrying one ended the worker mid-suite (an
+    INTERNALERROR instead of a result)."""
+    report.sections = [(title, _valid_unicode(content)) for title, content in report.sections]
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
