@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ConfigDict, field_validator
+from realtime_comments import aws_clients
 from realtime_comments.api.errors import ApiError, json_response, register_error_handlers
 from realtime_comments.api.request import parse_body
 from realtime_comments.auth.iam_principals import PrincipalAllowList
@@ -24,6 +25,8 @@ from realtime_comments.envelope import MAX_MESSAGE_BYTES, byte_size, encode_mess
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import BroadcastEndpointSettings
 from realtime_comments.validation import json_problem, validate_post_id
+
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
 
 app = APIGatewayHttpResolver()
 

@@ -37,6 +37,8 @@ from realtime_comments.observability import MetricUnit, entry_point, logger, met
 from realtime_comments.settings import CommentsApiSettings
 from realtime_comments.validation import InvalidParameter, validate_comment_id, validate_post_id
 
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
+
 app = APIGatewayHttpResolver()
 
 COMMENTS_PATH = "/api/v1/posts/<postId>/comments"

@@ -14,6 +14,8 @@ from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import NotificationsApiSettings
 from realtime_comments.validation import InvalidParameter
 
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
+
 app = APIGatewayHttpResolver()
 
 DEFAULT_PAGE_SIZE = 20

@@ -19,6 +19,8 @@ from realtime_comments.notifications.notify import notify
 from realtime_comments.observability import MetricUnit, entry_point, logger, metrics
 from realtime_comments.settings import NotifierSettings
 
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
+
 
 class PushFailed(RuntimeError):
     """Some of the user's connections still failed transiently: retry the record."""

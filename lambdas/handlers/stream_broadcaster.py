@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from realtime_comments import aws_clients
 from realtime_comments.broadcasting.publish import publish, raise_on_transient_failures
 from realtime_comments.broadcasting.recipients import Audience, BatchAudience
 from realtime_comments.broadcasting.stream_batch import RecordFailed, process_in_order
@@ -19,6 +20,8 @@ from realtime_comments.delivery import Fanout
 from realtime_comments.dependencies import connections_repository, fanout, once_per_container
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import BroadcastSettings
+
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
 
 __all__ = ["RecordFailed", "handler", "record_handler"]
 

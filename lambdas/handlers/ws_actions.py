@@ -30,6 +30,8 @@ from realtime_comments.websocket.actions import (
 from realtime_comments.websocket.event import authorizer_user_id, connection_id, frame_json, route_key
 from realtime_comments.websocket.frame_limit import frame_key, frame_rate_limiter
 
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
+
 
 @dataclass(frozen=True)
 class Dependencies:

@@ -14,6 +14,8 @@ from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import ConnectSettings
 from realtime_comments.websocket.event import authorizer_user_id, connection_id
 
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
+
 settings = once_per_container(ConnectSettings.from_env)
 connections = once_per_container(lambda: connections_repository(settings()))
 

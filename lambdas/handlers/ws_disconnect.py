@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from realtime_comments import aws_clients
 from realtime_comments.dependencies import connections_repository, once_per_container
 from realtime_comments.observability import entry_point, logger
 from realtime_comments.settings import DisconnectSettings
 from realtime_comments.websocket.event import connection_id
+
+aws_clients.preload("dynamodb")  # parsed in the init phase, not in the first request
 
 connections = once_per_container(lambda: connections_repository(DisconnectSettings.from_env()))
 

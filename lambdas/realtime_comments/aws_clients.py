@@ -39,6 +39,23 @@ def _client(service: str, region: str, endpoint_url: str | None, pool_size: int,
     return _session().client(service, **kwargs)
 
 
+def preload(*services: str) -> None:
+    """Read botocore's data files for ``services`` (service model, endpoint rules, endpoints)
+    into the shared session now, so that the first request's client is built from memory.
+
+    Handlers call it at import, in the init phase, for the clients their first request builds:
+    the work is the same, but a cold container no longer spends ~0.1 s of JSON parsing per
+    service inside that request (and a SnapStart snapshot holds it). Needs no region or
+    credentials."""
+    session = _session()._session  # botocore's: boto3's Session does not expose its loader
+    loader = session.get_component("data_loader")
+    for service in services:
+        session.get_service_model(service)
+        loader.load_service_model(service, "endpoint-rule-set-1")
+    for data in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        loader.load_data(data)
+
+
 def pool_size(send_concurrency: int = 0) -> int:
     """Connections a client needs when ``send_concurrency`` threads may use it at once (every
     sending thread may also clean up a gone connection in DynamoDB concurrently)."""
