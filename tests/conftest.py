@@ -54,7 +54,7 @@ def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
     return thread
 
 
-# --- AWS (moto server) --------------------------------------------------------------------------
+# --- reports ------------------------------------------------------------------------------------
 def _valid_unicode(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
@@ -69,6 +69,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     report.sections = [(title, _valid_unicode(content)) for title, content in report.sections]
 
 
+# --- AWS (moto server) --------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
