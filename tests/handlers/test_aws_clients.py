@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A fresh interpreter (the test process has read these files long ago), with no region and no
 # credentials: preload runs at a handler's import, before the environment is known to be complete.
 CHILD = """
-import json, sys
+import json
 from botocore.loaders import JSONFileLoader
 from realtime_comments import aws_clients
 
