@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import event_loop
 from .heap import freeze_startup_objects
 from .runtime import Options, Runtime, StartupError
 
@@ -56,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=1,
         help="workers per function started ahead of the first call (like provisioned concurrency)",
+    )
+    p.add_argument(
+        "--event-loop",
+        choices=event_loop.CHOICES,
+        default="auto",
+        help="the runtime process's asyncio loop (auto: uvloop when installed, else asyncio)",
     )
     p.add_argument("--snapshot-interval", type=float, default=10.0, help="seconds between snapshots")
     p.add_argument("--ttl-sweep-interval", type=float, default=5.0, help="seconds between TTL sweeps")
@@ -167,4 +174,9 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level, args.quiet_functions)
-    return asyncio.run(run(args))
+    try:
+        loop = event_loop.resolve(args.event_loop)
+    except ValueError as exc:
+        raise SystemExit(f"python -m local_runtime: {exc}") from exc
+    logging.getLogger("local_runtime").info("event loop: %s", loop)
+    return event_loop.run(run(args), loop)

@@ -76,10 +76,9 @@ class Connection:
 
     def pending_bytes(self) -> int:
         """Bytes written for this client that the kernel has not taken yet (a slow reader)."""
-        transport = self.transport
-        if transport is None or not isinstance(transport, asyncio.WriteTransport):
-            return 0
-        return transport.get_write_buffer_size()
+        # Duck-typed: uvloop's transports implement asyncio.WriteTransport without subclassing it.
+        buffered = getattr(self.transport, "get_write_buffer_size", None)
+        return buffered() if buffered is not None else 0
 
 
 class WebSocketGateway:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import boto3
@@ -222,3 +226,77 @@ def test_killed_client_is_removed(urls: dict[str, str]) -> None:
             await _eventually(cleaned, 10)
 
     asyncio.run(asyncio.wait_for(scenario(), 40))
+
+
+def _raw_websocket(urls: dict[str, str], tok: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then reads only when told to."""
+    parts = urlsplit(urls["websocketUrl"])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.settimeout(10)
+    sock.connect((parts.hostname, parts.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /?token={tok} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)  # one byte at a time: nothing past the handshake is consumed
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def test_connections_api_answers_429_for_a_client_that_does_not_read(urls: dict[str, str]) -> None:
+    """Frames for a client that stops reading queue up to the runtime's bound; beyond it
+    @connections answers 429 LimitExceededException, as API Gateway does, and nothing is dropped
+    silently: once the client reads again, sends succeed again."""
+    user = unique("u")
+    api = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0] + "/dev",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+
+    async def token_and_id(sock_holder: list[socket.socket]) -> str:
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, user)
+            sock_holder.append(await asyncio.to_thread(_raw_websocket, urls, tok))
+            (cid,) = await _ids_of(s, urls, user)
+            return cid
+
+    holder: list[socket.socket] = []
+    cid = asyncio.run(asyncio.wait_for(token_and_id(holder), 30))
+    sock = holder[0]
+    try:
+        chunk = b"x" * (64 * 1024)
+        accepted = 0
+        for _ in range(400):  # 25 MB at most: far beyond the kernel's buffers and the 1 MiB bound
+            try:
+                api.post_to_connection(ConnectionId=cid, Data=chunk)
+            except api.exceptions.LimitExceededException:
+                break
+            accepted += 1
+        else:
+            raise AssertionError("400 sends to a client that does not read were all accepted")
+        assert accepted >= 4, accepted  # the bound is well above a few frames
+
+        # The client reads everything it was sent (each frame: 2 + 8 header bytes + 64 KiB) ...
+        expected = accepted * (10 + len(chunk))
+        received = 0
+        sock.settimeout(10)
+        while received < expected:
+            data = sock.recv(1 << 20)
+            assert data, "the runtime closed the connection"
+            received += len(data)
+        assert received == expected
+        # ... and the next send is accepted and arrives.
+        api.post_to_connection(ConnectionId=cid, Data=b'{"after":"drain"}')
+        frame = b""
+        while len(frame) < 2 + len(b'{"after":"drain"}'):
+            frame += sock.recv(4096)
+        assert frame.endswith(b'{"after":"drain"}')
+    finally:
+        sock.close()

@@ -54,6 +54,29 @@ def test_restart_keeps_comments_and_does_not_rebroadcast(cdk_out: Path, tmp_path
     assert len(created) == 1 and created[0]["data"]["comment"]["content"] == "after restart"
 
 
+def test_the_runtime_runs_on_asyncios_own_loop_too(
+    cdk_out: Path, tmp_path: Path, runtime: RuntimeProcess
+) -> None:
+    """Every other test runs on the default loop (uvloop); `--event-loop asyncio` must work as well."""
+    assert "event loop: uvloop" in runtime.log_path.read_text()
+    post_id = unique()
+
+    async def scenario(urls: dict[str, str]) -> None:
+        async with aiohttp.ClientSession() as s:
+            tok = await token(s, urls, "ola")
+            c = await connect(s, urls, tok)
+            await c.subscribe(post_id)
+            status, body = await post_comment(s, urls, tok, post_id, "on asyncio")
+            assert status == 201
+            got = await c.wait_type("comment.created", 10, postId=post_id)
+            assert got["data"]["comment"]["id"] == body["id"]
+            await c.close()
+
+    with RuntimeProcess(tmp_path / "s", cdk_out, extra=["--event-loop", "asyncio"]) as rt:
+        asyncio.run(asyncio.wait_for(scenario(rt.urls), 30))
+        assert "event loop: asyncio" in rt.log_path.read_text()
+
+
 def test_idle_timeout_and_max_duration(cdk_out: Path, tmp_path: Path) -> None:
     async def scenario(urls: dict[str, str]) -> None:
         async with aiohttp.ClientSession() as s:
