@@ -1,12 +1,13 @@
 """Which asyncio event loop runs the runtime process: uvloop when it is installed, else asyncio's own.
 
-The runtime process is the hot path of every broadcast: each ``@connections`` request and each
-WebSocket frame is a callback on its loop. uvloop (libuv) runs those callbacks and their socket
-calls at a fraction of the CPU of asyncio's pure-Python selector loop: at 250 clients x 20
-comments/s the runtime process used 0.50 of a core with asyncio and 0.36-0.39 with uvloop on the
-same machine (benchmarks/README.md). Nothing else changes: the same protocols, aiohttp and
-timeouts run on either loop, and ``--event-loop asyncio`` selects the standard loop, for example to
-rule the loop out while debugging. uvloop has no Windows build; there ``auto`` means asyncio.
+Every ``@connections`` request and WebSocket frame is a callback on the runtime process's loop
+plus two or three socket calls; uvloop (libuv) runs the loop's part in C. Measured on a 2-vCPU VM
+(one 10 s step of 250 clients x 10 comments/s, CPU per process from /proc, the two loops
+alternating): the runtime process used 0.30-0.33 of a core on asyncio and 0.26-0.28 on uvloop.
+The protocols, aiohttp and every timeout are the same on both loops; ``--event-loop asyncio``
+selects the standard one, for example to rule the loop out while debugging. The end-to-end
+benchmark's load generator uses the same choice. uvloop has no Windows build; there ``auto``
+means asyncio.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CHOICES = ("auto", "uvloop", "asyncio")
 
@@ -30,7 +33,7 @@ def resolve(choice: str) -> str:
     return choice
 
 
-def run(main: Coroutine[Any, Any, int], loop: str) -> int:
+def run(main: Coroutine[Any, Any, T], loop: str) -> T:
     """Run ``main`` to completion on ``loop`` (a value of :func:`resolve`) and return its result."""
     if loop == "uvloop":
         import uvloop
