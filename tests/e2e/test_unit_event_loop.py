@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 
 import pytest
@@ -34,8 +35,6 @@ def test_unknown_loop_names_are_refused() -> None:
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_run_returns_the_coroutines_result_on_either_loop(loop: str) -> None:
     async def main() -> int:
-        import asyncio
-
         running = type(asyncio.get_running_loop()).__module__
         assert running.startswith("uvloop") == (loop == "uvloop"), running
         return 7
