@@ -131,6 +131,17 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
+def _management_api(urls: dict[str, str], stage_path: str = "") -> Any:
+    """An unmodified boto3 `apigatewaymanagementapi` client for the runtime's @connections."""
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0] + stage_path,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+
+
 def test_connections_api_with_unmodified_boto3(urls: dict[str, str]) -> None:
     async def scenario() -> None:
         user = unique("u")
@@ -138,13 +149,7 @@ def test_connections_api_with_unmodified_boto3(urls: dict[str, str]) -> None:
             tok = await token(s, urls, user)
             c = await connect(s, urls, tok)
             (cid,) = await _ids_of(s, urls, user)
-            api = boto3.client(
-                "apigatewaymanagementapi",
-                endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0] + "/dev",
-                region_name="us-east-1",
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106
-            )
+            api = _management_api(urls, "/dev")
             await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=b'{"hello":"boto3"}')
             await c.wait_for(lambda m: m.get("hello") == "boto3")
             st = await asyncio.to_thread(api.get_connection, ConnectionId=cid)
@@ -162,13 +167,7 @@ def test_connections_api_with_unmodified_boto3(urls: dict[str, str]) -> None:
                 else:
                     raise AssertionError("expected GoneException")
             # also without the stage prefix
-            api2 = boto3.client(
-                "apigatewaymanagementapi",
-                endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0],
-                region_name="us-east-1",
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106
-            )
+            api2 = _management_api(urls)
             try:
                 await asyncio.to_thread(api2.get_connection, ConnectionId=cid)
             except api2.exceptions.GoneException:
@@ -252,13 +251,7 @@ def test_connections_api_answers_429_for_a_client_that_does_not_read(urls: dict[
     @connections answers 429 LimitExceededException, as API Gateway does, and nothing is dropped
     silently: once the client reads again, sends succeed again."""
     user = unique("u")
-    api = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=urls["callbackUrl"].rsplit("/@", 1)[0] + "/dev",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106
-    )
+    api = _management_api(urls, "/dev")
 
     async def token_and_id(sock_holder: list[socket.socket]) -> str:
         async with aiohttp.ClientSession() as s:
