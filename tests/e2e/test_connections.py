@@ -227,6 +227,13 @@ def test_killed_client_is_removed(urls: dict[str, str]) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 40))
 
 
+def _recv(sock: socket.socket, most: int) -> bytes:
+    """Up to ``most`` bytes; the runtime closing the connection instead is a failure."""
+    data = sock.recv(most)
+    assert data, "the runtime closed the connection"
+    return data
+
+
 def _raw_websocket(urls: dict[str, str], tok: str) -> socket.socket:
     """A WebSocket client that completes the handshake and then reads only when told to."""
     parts = urlsplit(urls["websocketUrl"])
@@ -241,7 +248,7 @@ def _raw_websocket(urls: dict[str, str], tok: str) -> socket.socket:
     )
     head = b""
     while b"\r\n\r\n" not in head:
-        head += sock.recv(1)  # one byte at a time: nothing past the handshake is consumed
+        head += _recv(sock, 1)  # one byte at a time: nothing past the handshake is consumed
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
 
@@ -253,16 +260,14 @@ def test_connections_api_answers_429_for_a_client_that_does_not_read(urls: dict[
     user = unique("u")
     api = _management_api(urls, "/dev")
 
-    async def token_and_id(sock_holder: list[socket.socket]) -> str:
+    async def connect_raw() -> tuple[socket.socket, str]:
         async with aiohttp.ClientSession() as s:
             tok = await token(s, urls, user)
-            sock_holder.append(await asyncio.to_thread(_raw_websocket, urls, tok))
+            sock = await asyncio.to_thread(_raw_websocket, urls, tok)
             (cid,) = await _ids_of(s, urls, user)
-            return cid
+            return sock, cid
 
-    holder: list[socket.socket] = []
-    cid = asyncio.run(asyncio.wait_for(token_and_id(holder), 30))
-    sock = holder[0]
+    sock, cid = asyncio.run(asyncio.wait_for(connect_raw(), 30))
     try:
         chunk = b"x" * (64 * 1024)
         accepted = 0
@@ -281,15 +286,13 @@ def test_connections_api_answers_429_for_a_client_that_does_not_read(urls: dict[
         received = 0
         sock.settimeout(10)
         while received < expected:
-            data = sock.recv(1 << 20)
-            assert data, "the runtime closed the connection"
-            received += len(data)
+            received += len(_recv(sock, 1 << 20))
         assert received == expected
         # ... and the next send is accepted and arrives.
         api.post_to_connection(ConnectionId=cid, Data=b'{"after":"drain"}')
         frame = b""
         while len(frame) < 2 + len(b'{"after":"drain"}'):
-            frame += sock.recv(4096)
+            frame += _recv(sock, 4096)
         assert frame.endswith(b'{"after":"drain"}')
     finally:
         sock.close()
