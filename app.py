@@ -11,7 +11,9 @@ Each stage deploys to its ``StageConfig`` account and region; where those are un
 (CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION, when the CLI has credentials), else the stack is
 environment-agnostic. JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION must list the Node major ("20")
 to silence jsii's end-of-life banner; app.py adds it when missing. Per-stage overrides come from
-the ``realtime-comments`` context key in cdk.json.
+the ``realtime-comments`` context key in cdk.json. ``-c nag=false`` skips the cdk-nag policy
+validation (``make dev``'s local-only synth does, to start faster; every other synth, the tests and
+CI keep it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from stacks.stage_config import (  # noqa: E402
 )
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+NAG_CONTEXT_KEY = "nag"
 
 
 def cdk_json_context() -> dict:
@@ -57,9 +60,16 @@ def stage_environment(config: StageConfig, environ: dict[str, str] | None = None
     return cdk.Environment(account=config.account or cli_account, region=config.region or cli_region)
 
 
+def nag_enabled(value: object) -> bool:
+    """The ``nag`` context value: on unless ``false`` (JSON from CDK_CONTEXT_JSON, or the CLI's
+    ``-c nag=false`` string)."""
+    return value not in (False, "false", "False", "0")
+
+
 def build_app(app: cdk.App | None = None) -> tuple[cdk.App, dict[str, RealtimeCommentsStack]]:
     """Create the app and its stages (all, or those of the ``stages`` context key) with the cdk-nag
-    AwsSolutions pack registered; returns the app and each stage's stack."""
+    AwsSolutions pack registered (unless the ``nag`` context is false); returns the app and each
+    stage's stack."""
     # Context given by the CLI (CDK_CONTEXT_JSON) overrides these defaults.
     app = app or cdk.App(context=cdk_json_context())
     context = app.node.try_get_context(CONTEXT_KEY) or {}
@@ -69,7 +79,8 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, dict[str, RealtimeCo
         stage = RealtimeCommentsStage(app, name, config=config, env=stage_environment(config))
         stacks[name] = stage.stack
     # cdk-nag v3 is a policy-validation plugin: synthesis fails on any unacknowledged finding.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    if nag_enabled(app.node.try_get_context(NAG_CONTEXT_KEY)):
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app, stacks
 
 

@@ -414,3 +414,27 @@ def test_fan_out_functions_are_reserved_and_the_queue_poller_stays_below(synthes
         if m["Properties"]["FunctionName"] == {"Ref": fanout_id}
     ]
     assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= reserved.fanout_worker
+
+
+@pytest.mark.parametrize("value", [False, "false"])
+def test_nag_false_skips_only_the_validation(synthesized, tmp_path, value):
+    """`make dev`'s local synth (`"nag": false`, or `-c nag=false`) runs no AwsSolutions pack but
+    writes the same dev template; every other synth validates (the report of `synthesized`)."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+    from infra_helpers import cdk_context
+
+    from app import NAG_CONTEXT_KEY, build_app
+
+    def packs(outdir):
+        report = outdir / "validation-report.json"
+        plugins = json.loads(report.read_text())["pluginReports"] if report.exists() else []
+        return {r["pluginName"] for r in plugins}
+
+    assert "AwsSolutions" in packs(synthesized.outdir)
+    outdir = tmp_path / "cdk.out"
+    context = {**cdk_context(), "stages": "dev", NAG_CONTEXT_KEY: value}
+    app, stacks = build_app(cdk.App(outdir=str(outdir), context=context))
+    app.synth()
+    assert "AwsSolutions" not in packs(outdir)
+    assert Template.from_stack(stacks["dev"]).to_json() == synthesized.template_json("dev")
