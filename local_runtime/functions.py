@@ -285,8 +285,14 @@ class FunctionPool:
 
     def _grow(self) -> None:
         """Start one cold start in the background, unless one is under way or the pool is full;
-        its worker goes to the longest waiting call (or stays idle if none waits any more)."""
-        if self._closed or self._starting or self._count >= self.max_workers:
+        its worker goes to the longest waiting call (or stays idle if none waits any more). A full
+        pool with calls still waiting is saturated: say so, as for a call that waits on a full pool
+        (those that began waiting while it was still growing would otherwise never be logged)."""
+        if self._closed or self._starting:
+            return
+        if self._count >= self.max_workers:
+            if self._waiters:
+                self._note_saturation(first=False)
             return
         self._count += 1
         self._starting += 1
