@@ -292,7 +292,7 @@ class FunctionPool:
             return
         if self._count >= self.max_workers:
             if self._waiters:
-                self._note_saturation(first=False)
+                self._note_saturation()
             return
         self._count += 1
         self._starting += 1
@@ -371,9 +371,11 @@ class FunctionPool:
         looks again)."""
         waiter: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
         self._waiters.append((waiter, time.monotonic()))
+        self._waits += first
+        self._most_waiting = max(self._most_waiting, len(self._waiters))
         self._grow_for_waiters()
         if self._count >= self.max_workers:
-            self._note_saturation(first)
+            self._note_saturation()
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -386,9 +388,7 @@ class FunctionPool:
                     self._wake_one()
             raise
 
-    def _note_saturation(self, first: bool) -> None:
-        self._waits += first
-        self._most_waiting = max(self._most_waiting, len(self._waiters))
+    def _note_saturation(self) -> None:
         now = time.monotonic()
         if now - self._saturation_logged >= SATURATION_LOG_INTERVAL:
             log.warning(
