@@ -34,14 +34,15 @@ from stacks.realtime_comments_stack import RealtimeCommentsStack  # noqa: E402
 from stacks.realtime_comments_stage import RealtimeCommentsStage  # noqa: E402
 from stacks.stage_config import (  # noqa: E402
     CONTEXT_KEY,
+    NAG_CONTEXT_KEY,
     STAGES_CONTEXT_KEY,
     StageConfig,
     get_stage_config,
+    nag_enabled,
     selected_stages,
 )
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
-NAG_CONTEXT_KEY = "nag"
 
 
 def cdk_json_context() -> dict:
@@ -58,12 +59,6 @@ def stage_environment(config: StageConfig, environ: dict[str, str] | None = None
     cli_account = environ.get("CDK_DEFAULT_ACCOUNT") or None
     cli_region = (environ.get("CDK_DEFAULT_REGION") or None) if cli_account else None
     return cdk.Environment(account=config.account or cli_account, region=config.region or cli_region)
-
-
-def nag_enabled(value: object) -> bool:
-    """The ``nag`` context value: on unless ``false`` (JSON from CDK_CONTEXT_JSON, or the CLI's
-    ``-c nag=false`` string)."""
-    return value not in (False, "false", "False", "0")
 
 
 def build_app(app: cdk.App | None = None) -> tuple[cdk.App, dict[str, RealtimeCommentsStack]]:

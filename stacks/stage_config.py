@@ -41,6 +41,9 @@ CONTEXT_KEY = "realtime-comments"
 # Which stages the app builds (``-c stages=dev`` or ``dev,prod``; default all): `make dev`
 # synthesizes only dev.
 STAGES_CONTEXT_KEY = "stages"
+# Whether the app registers the cdk-nag AwsSolutions validation (``-c nag=false``; default on):
+# only `make dev`'s local synth turns it off, to start faster.
+NAG_CONTEXT_KEY = "nag"
 
 LOCAL_ORIGINS: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
 # The principal the local runtime reports for SigV4 requests (account 000000000000, which no real
@@ -365,3 +368,15 @@ def selected_stages(value: str | list[str] | None) -> tuple[str, ...]:
 
 def all_stage_configs(context: Mapping[str, Any] | None = None) -> dict[str, StageConfig]:
     return {name: get_stage_config(name, context) for name in STAGES}
+
+
+def nag_enabled(value: bool | str | None) -> bool:
+    """The ``nag`` context value: on when unset; ``true``/``false`` as JSON (CDK_CONTEXT_JSON) or as
+    the CLI's ``-c nag=false`` string."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"context {NAG_CONTEXT_KEY!r} is {value!r}; expected true or false")

@@ -24,7 +24,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.nag_suppressions import NAG_REASONS
 from stacks.realtime_comments_stack import STATEFUL_LOGICAL_IDS
-from stacks.stage_config import MEASURED_MEMORY_SIZES
+from stacks.stage_config import MEASURED_MEMORY_SIZES, NAG_CONTEXT_KEY
 
 ALL_FUNCTION_HANDLERS = {
     "handlers.authorizer.handler",
@@ -424,7 +424,7 @@ def test_nag_false_skips_only_the_validation(synthesized, tmp_path, value):
     from aws_cdk.assertions import Template
     from infra_helpers import cdk_context
 
-    from app import NAG_CONTEXT_KEY, build_app
+    from app import build_app
 
     def packs(outdir):
         report = outdir / "validation-report.json"

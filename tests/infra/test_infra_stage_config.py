@@ -4,7 +4,14 @@ import pytest
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from stacks.stage_config import STAGES, StageConfig, Throttle, all_stage_configs, get_stage_config
+from stacks.stage_config import (
+    STAGES,
+    StageConfig,
+    Throttle,
+    all_stage_configs,
+    get_stage_config,
+    nag_enabled,
+)
 
 
 def test_three_stages_defined_in_code():
@@ -115,3 +122,17 @@ def test_measured_memory_sizes_and_their_override():
         get_stage_config("dev", {"dev": {"lambdaMemorySizes": {"comments_api": 64}}})
     with pytest.raises(ValueError):
         get_stage_config("dev", {"dev": {"lambdaArchitecture": "sparc"}})
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [(None, True), (True, True), (False, False), ("true", True), ("false", False), ("False", False)],
+)
+def test_nag_context_values(value, enabled):
+    assert nag_enabled(value) is enabled
+
+
+@pytest.mark.parametrize("value", ["no", "0", 0, ""])
+def test_nag_context_other_than_true_or_false_is_refused(value):
+    with pytest.raises(ValueError, match="context 'nag'.*expected true or false"):
+        nag_enabled(value)
