@@ -7,7 +7,7 @@ Figures, for each runtime:
 
 - **first comment**: on a just-started runtime (READY, every function warm), one client
   subscribes and one comment is POSTed: POST start -> receipt of ``comment.created``.
-- **load ladder**: N real WebSocket clients (aiohttp) subscribed to one post, comments POSTed
+- **load ladder**: N real WebSocket clients (``ws_client.py``, picows) subscribed to one post, comments POSTed
   open loop at R/s for D s over REST (token from ``/dev/token``); latency = POST start -> receipt
   at every client. The offered load N x R steps up (``STEPS``: 200 .. 10,000 deliveries/s); a step
   passes with 0 lost and p99 < 250 ms; a runtime stops stepping at its first failing step.
@@ -23,10 +23,12 @@ Figures, for each runtime:
 - **harness floor**: the top step against ``benchmarks/fake_runtime.py`` (an instant broadcaster,
   no runtime): what the load generator itself measures on this machine right now.
 
-The load generator (this process) runs its clients on uvloop when it is installed
-(``local_runtime.event_loop``), for every runtime and the floor alike: it stands in for browsers
-on other machines, and on uvloop it takes about 0.24 of a core instead of 0.34 at 5,000
-deliveries/s, CPU it would otherwise take from the runtime under test on the same 2 cores.
+The load generator (this process) stands in for browsers on other machines, but it takes its CPU
+from the same 2 cores as the runtime under test, so it is kept light: its clients read frames with
+picows (``benchmarks/ws_client.py``: one C callback per frame; at 250 x 20/s it used 1.41-1.51 CPU-s
+per 10 s step against aiohttp's 1.77-2.08 in alternating steps on one runtime) and run on uvloop
+when it is installed (``local_runtime.event_loop``), for every runtime and the floor alike. The
+POSTs and tokens go through aiohttp.
 
 Every runtime runs alone (current, then reference, then the floor). ``runtime-latency.png``
 (``benchmarks/runtime_plot.py``) draws p50 and p99 against the offered load for all of them.
@@ -39,7 +41,6 @@ If a runtime cannot be started its rows say "not run" and the other one is still
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import tempfile
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import ROOT, Row
+from benchmarks.ws_client import Client
 from local_runtime import event_loop
 
 LOADGEN_LOOP = event_loop.resolve("auto")
@@ -104,93 +106,6 @@ def _ms(seconds: float | None) -> str:
 
 
 # ------------------------------------------------------------------------------------------ client
-def _marker(data: str) -> str | None:
-    """The ``content`` of a ``comment.created`` frame (compact JSON) without parsing all of it."""
-    start = data.find('"content":"')
-    if start < 0:
-        try:
-            return str(json.loads(data)["data"]["comment"]["content"])
-        except (ValueError, KeyError, TypeError):
-            return None
-    start += len('"content":"')
-    end = data.find('"', start)
-    return data[start:end] if end > start else None
-
-
-class Client:
-    """One WebSocket client: a reader task that records when each comment marker arrives."""
-
-    def __init__(self, index: int):
-        self.index = index
-        self.ws: Any = None
-        self.task: asyncio.Task[None] | None = None
-        self.arrivals: dict[str, float] = {}
-        self.duplicates = 0
-        self.listed = asyncio.Event()
-        self.errors: list[str] = []
-        self.closed = asyncio.Event()
-
-    async def connect(self, session: Any, url: str, attempts: int = 5) -> bool:
-        import aiohttp
-
-        for attempt in range(attempts):
-            try:
-                self.ws = await asyncio.wait_for(
-                    session.ws_connect(url, heartbeat=None, max_msg_size=0, autoping=True), timeout=30
-                )
-                break
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                self.errors.append(repr(exc)[:120])
-                await asyncio.sleep(0.2 * (attempt + 1))
-        else:
-            return False
-        self.task = asyncio.create_task(self._read())
-        return True
-
-    async def _read(self) -> None:
-        import aiohttp
-
-        try:
-            async for message in self.ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    break
-                data = message.data
-                if '"comment.created"' in data:
-                    now = time.perf_counter()
-                    marker = _marker(data)
-                    if marker is None:
-                        continue
-                    if marker in self.arrivals:
-                        self.duplicates += 1
-                    else:
-                        self.arrivals[marker] = now
-                elif '"comments.list"' in data:
-                    self.listed.set()
-                elif '"error"' in data[:40]:
-                    self.errors.append(data[:200])
-                    self.listed.set()
-        finally:
-            self.closed.set()
-
-    async def subscribe(self, post_id: str, timeout: float = 60) -> bool:
-        self.listed.clear()
-        try:
-            await self.ws.send_str(json.dumps({"action": "subscribe", "postId": post_id}))
-            await asyncio.wait_for(self.listed.wait(), timeout=timeout)
-        except (TimeoutError, ConnectionError, RuntimeError) as exc:
-            self.errors.append(repr(exc)[:120])
-            return False
-        return True
-
-    async def close(self) -> None:
-        if self.ws is not None and not self.ws.closed:
-            with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
-                await asyncio.wait_for(self.ws.close(), timeout=15)
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-
-
 def _session() -> Any:
     import aiohttp
 
@@ -220,12 +135,12 @@ def writers_for(rate: float) -> int:
     return max(1, int(-(-rate // WRITES_PER_USER_PER_S)))
 
 
-async def _connect_all(session: Any, url_of: Callable[[int], str], clients: list[Client]) -> int:
+async def _connect_all(url_of: Callable[[int], str], clients: list[Client]) -> int:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one(c: Client) -> bool:
         async with gate:
-            return await c.connect(session, url_of(c.index))
+            return await c.connect(url_of(c.index))
 
     done = await asyncio.wait_for(asyncio.gather(*(one(c) for c in clients)), timeout=300)
     return sum(done)
@@ -236,7 +151,7 @@ async def _subscribe_all(clients: list[Client], post_id: str) -> int:
 
     async def one(c: Client) -> bool:
         async with gate:
-            return c.ws is not None and not c.ws.closed and await c.subscribe(post_id)
+            return c.open and await c.subscribe(post_id)
 
     return sum(await asyncio.gather(*(one(c) for c in clients)))
 
@@ -267,7 +182,7 @@ async def first_comment(urls: dict[str, str], ready_at: float) -> dict[str, Any]
         token = await _token(session, urls["tokenUrl"], "bench-first")
         client = Client(0)
         post_id = f"bench-first-{os.getpid()}-{int(time.time())}"
-        if not await client.connect(session, f"{urls['websocketUrl']}?token={token}"):
+        if not await client.connect(f"{urls['websocketUrl']}?token={token}"):
             return {"error": f"could not connect: {client.errors[-1:]}"}
         try:
             if not await client.subscribe(post_id):
@@ -447,7 +362,7 @@ async def ladder(
                     more = [Client(i) for i in range(len(clients), n)]
                     t0 = time.perf_counter()
                     ok = await _connect_all(
-                        session, lambda i: f"{urls['websocketUrl']}?token={tokens[i % len(tokens)]}", more
+                        lambda i: f"{urls['websocketUrl']}?token={tokens[i % len(tokens)]}", more
                     )
                     clients.extend(more)
                     log(
@@ -497,7 +412,7 @@ async def disconnect_storm(
         clients = [Client(i) for i in range(n)]
         t0 = time.perf_counter()
         connected = await _connect_all(
-            session, lambda i: f"{urls['websocketUrl']}?token={tokens[i % len(tokens)]}", clients
+            lambda i: f"{urls['websocketUrl']}?token={tokens[i % len(tokens)]}", clients
         )
         connect_s = time.perf_counter() - t0
         result: dict[str, Any] = {
