@@ -7,13 +7,13 @@ Figures, for each runtime:
 
 - **first comment**: on a just-started runtime (READY, every function warm), one client
   subscribes and one comment is POSTed: POST start -> receipt of ``comment.created``.
-- **load ladder**: N real WebSocket clients (``ws_client.py``, picows) subscribed to one post, comments POSTed
-  open loop at R/s for D s over REST (token from ``/dev/token``); latency = POST start -> receipt
-  at every client. The offered load N x R steps up (``STEPS``: 200 .. 10,000 deliveries/s); a step
-  passes with 0 lost and p99 < 250 ms; a runtime stops stepping at its first failing step.
-  After the last POST the stragglers are awaited while the received count still grows (stall
-  ``STALL_S``), up to ``GRACE_CAP_S``. **Sustained deliveries/s** = the highest passing step. The
-  first step (100 x 2/s) gives **p50 at light load**.
+- **load ladder**: N real WebSocket clients (``ws_client.py``, picows) subscribed to one post,
+  comments POSTed open loop at R/s for D s over REST (token from ``/dev/token``); latency = POST
+  start -> receipt at every client. The offered load N x R steps up (``STEPS``: 200 .. 10,000
+  deliveries/s); a step passes with 0 lost and p99 < 250 ms; a runtime stops stepping at its
+  first failing step. After the last POST the stragglers are awaited while the received count
+  still grows (stall ``STALL_S``), up to ``GRACE_CAP_S``. **Sustained deliveries/s** = the
+  highest passing step. The first step (100 x 2/s) gives **p50 at light load**.
 - **runtime CPU per delivery**: utime + stime of the runtime process and all its descendants
   (/proc) before and after each step, divided by the deliveries received.
 - **1,000 disconnects at once**: on another fresh runtime, 1,000 clients connect, then all close
@@ -105,7 +105,7 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
-# ------------------------------------------------------------------------------------------ client
+# ---------------------------------------------------------------------------------------- sessions
 def _session() -> Any:
     import aiohttp
 
