@@ -55,6 +55,23 @@ async def local_info(session: aiohttp.ClientSession, urls: dict[str, str]) -> di
     return await get_json(session, urls, "/__local/info")
 
 
+async def connection_ids_of(session: aiohttp.ClientSession, urls: dict[str, str], user: str) -> list[str]:
+    """The ids of ``user``'s open connections, from the runtime's ``/__local/websocket/connections``."""
+    listing = await get_json(session, urls, "/__local/websocket/connections")
+    return [c["connectionId"] for c in listing["connections"] if c["userId"] == user]
+
+
+async def eventually(check: Any, timeout: float = 5.0) -> None:
+    """Poll the coroutine function ``check`` until it returns true; fail after ``timeout`` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
 async def token(session: aiohttp.ClientSession, urls: dict[str, str], username: str) -> str:
     async with session.post(urls["tokenUrl"], json={"username": username}) as r:
         assert r.status == 200, await r.text()

@@ -6,28 +6,12 @@ runtime sees as a ``$disconnect``."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 import picows
 
 from benchmarks.ws_client import Client, comment_marker
-from tests.e2e.client import WAIT_S, post_comment, token, unique
-
-
-async def _connections_of(session: aiohttp.ClientSession, urls: dict[str, str], user: str) -> int:
-    async with session.get(f"{urls['apiUrl']}/__local/websocket/connections") as response:
-        assert response.status == 200, await response.text()
-        return sum(1 for c in (await response.json())["connections"] if c["userId"] == user)
-
-
-async def _within(seconds: float, check: object) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.05)
-    return bool(await check())  # type: ignore[operator]
+from tests.e2e.client import WAIT_S, connection_ids_of, eventually, post_comment, token, unique
 
 
 def test_each_comment_is_recorded_once_and_close_reaches_disconnect(urls: dict[str, str]) -> None:
@@ -37,7 +21,7 @@ def test_each_comment_is_recorded_once_and_close_reaches_disconnect(urls: dict[s
             tok = await token(session, urls, user)
             client = Client(0)
             assert await client.connect(f"{urls['websocketUrl']}?token={tok}"), client.errors
-            assert await _connections_of(session, urls, user) == 1
+            assert len(await connection_ids_of(session, urls, user)) == 1
 
             assert await client.subscribe(post_id, timeout=WAIT_S), client.errors
             markers = [f"BMK-test-{i}" for i in range(3)]
@@ -47,7 +31,7 @@ def test_each_comment_is_recorded_once_and_close_reaches_disconnect(urls: dict[s
             async def all_arrived() -> bool:
                 return len(client.arrivals) == len(markers)
 
-            assert await _within(WAIT_S, all_arrived), client.arrivals
+            await eventually(all_arrived, WAIT_S)
             assert sorted(client.arrivals) == markers
             assert client.duplicates == 0 and client.errors == []
 
@@ -57,7 +41,7 @@ def test_each_comment_is_recorded_once_and_close_reaches_disconnect(urls: dict[s
             async def error_seen() -> bool:
                 return bool(client.errors)
 
-            assert await _within(WAIT_S, error_seen)
+            await eventually(error_seen, WAIT_S)
             assert '"error"' in client.errors[0]
 
             await client.close()
@@ -65,9 +49,9 @@ def test_each_comment_is_recorded_once_and_close_reaches_disconnect(urls: dict[s
             assert client.transport is not None and client.transport.close_handshake.recv is not None
 
             async def disconnected() -> bool:
-                return await _connections_of(session, urls, user) == 0
+                return not await connection_ids_of(session, urls, user)
 
-            assert await _within(WAIT_S, disconnected)
+            await eventually(disconnected, WAIT_S)
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
 
@@ -113,7 +97,7 @@ def test_a_fragmented_message_is_reassembled() -> None:
             async def arrived() -> bool:
                 return "split-marker" in client.arrivals
 
-            assert await _within(5, arrived)
+            await eventually(arrived, 5)
             assert client.duplicates == 0
             await client.close()
             assert client.closed.is_set()

@@ -15,8 +15,10 @@ import boto3
 from tests.e2e.client import (
     check_comment,
     connect,
+    connection_ids_of,
     connections_table,
     data_client,
+    eventually,
     local_info,
     post_comment,
     token,
@@ -33,21 +35,6 @@ def _items_of(info: dict[str, Any], connection_id: str) -> list[dict[str, Any]]:
         ExpressionAttributeValues={":c": {"S": connection_id}},
         ConsistentRead=True,
     )["Items"]
-
-
-async def _ids_of(s: aiohttp.ClientSession, urls: dict[str, str], user: str) -> list[str]:
-    async with s.get(f"{urls['apiUrl']}/__local/websocket/connections") as r:
-        return [c["connectionId"] for c in (await r.json())["connections"] if c["userId"] == user]
-
-
-async def _eventually(check: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if await check():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def test_subscribe_since_returns_exactly_the_missed_comments(urls: dict[str, str]) -> None:
@@ -85,7 +72,7 @@ def test_disconnect_removes_connection_and_subscriptions(urls: dict[str, str]) -
             c = await connect(s, urls, tok)
             await c.subscribe(unique())
             await c.subscribe(unique())
-            (cid,) = await _ids_of(s, urls, user)
+            (cid,) = await connection_ids_of(s, urls, user)
             info = await local_info(s, urls)
             items = _items_of(info, cid)
             assert sorted(i["sk"]["S"].split("#")[0] for i in items) == ["connection", "sub", "sub"]
@@ -94,7 +81,7 @@ def test_disconnect_removes_connection_and_subscriptions(urls: dict[str, str]) -
             async def gone() -> bool:
                 return not _items_of(info, cid)
 
-            await _eventually(gone)
+            await eventually(gone)
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
@@ -105,7 +92,7 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
         async with aiohttp.ClientSession() as s:
             tok = await token(s, urls, user)
             vanishing = await connect(s, urls, tok)
-            (vid,) = await _ids_of(s, urls, user)
+            (vid,) = await connection_ids_of(s, urls, user)
             await vanishing.subscribe(post_id)
             # Its own subscribe's presence (coalesced, so up to a second late) must arrive before
             # the drop: sent after it, it would meet the vanished client and clean it up before
@@ -125,7 +112,7 @@ def test_vanished_client_is_removed_on_next_broadcast(urls: dict[str, str]) -> N
             async def cleaned() -> bool:
                 return not _items_of(info, vid)
 
-            await _eventually(cleaned)
+            await eventually(cleaned)
             await watcher.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
@@ -148,7 +135,7 @@ def test_connections_api_with_unmodified_boto3(urls: dict[str, str]) -> None:
         async with aiohttp.ClientSession() as s:
             tok = await token(s, urls, user)
             c = await connect(s, urls, tok)
-            (cid,) = await _ids_of(s, urls, user)
+            (cid,) = await connection_ids_of(s, urls, user)
             api = _management_api(urls, "/dev")
             await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=b'{"hello":"boto3"}')
             await c.wait_for(lambda m: m.get("hello") == "boto3")
@@ -212,7 +199,7 @@ def test_killed_client_is_removed(urls: dict[str, str]) -> None:
             try:
                 line = await asyncio.wait_for(proc.stdout.readline(), 20)  # type: ignore[union-attr]
                 assert line.strip() == b"subscribed"
-                (cid,) = await _ids_of(s, urls, user)
+                (cid,) = await connection_ids_of(s, urls, user)
                 info = await local_info(s, urls)
                 assert _items_of(info, cid)
             finally:
@@ -220,9 +207,9 @@ def test_killed_client_is_removed(urls: dict[str, str]) -> None:
                 await proc.wait()
 
             async def cleaned() -> bool:
-                return not _items_of(info, cid) and not await _ids_of(s, urls, user)
+                return not _items_of(info, cid) and not await connection_ids_of(s, urls, user)
 
-            await _eventually(cleaned, 10)
+            await eventually(cleaned, 10)
 
     asyncio.run(asyncio.wait_for(scenario(), 40))
 
@@ -264,7 +251,7 @@ def test_connections_api_answers_429_for_a_client_that_does_not_read(urls: dict[
         async with aiohttp.ClientSession() as s:
             tok = await token(s, urls, user)
             sock = await asyncio.to_thread(_raw_websocket, urls, tok)
-            (cid,) = await _ids_of(s, urls, user)
+            (cid,) = await connection_ids_of(s, urls, user)
             return sock, cid
 
     sock, cid = asyncio.run(asyncio.wait_for(connect_raw(), 30))
